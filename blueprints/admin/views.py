@@ -1,0 +1,88 @@
+"""Views of the admin blueprint."""
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
+from wtforms.validators import DataRequired, Email, Length, Optional
+
+from blueprints.admin import bp
+from blueprints.web import roles_required
+from referral_app.errors import DomainError
+from referral_app.extensions import db
+from referral_app.models import ApiToken, Notification, User
+from referral_app.models.base import utcnow
+from referral_app.models.user import ROLES
+from referral_app.services import auth as accounts
+
+
+class UserForm(FlaskForm):
+    email = EmailField("E-mail", validators=[DataRequired(), Email()])
+    name = StringField("Name", validators=[Length(max=200)])
+    role = SelectField("Role", choices=[SelectChoice(r, r.replace("_", " ")) for r in ROLES])
+    kind = SelectField("Referrer kind", choices=[SelectChoice("", "—"), SelectChoice("customer", "customer"),
+                                                  SelectChoice("partner", "partner")])
+    product = StringField("Product (sales)", validators=[Optional(), Length(max=100)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(min=8)])
+
+
+class TokenForm(FlaskForm):
+    email = EmailField("User e-mail", validators=[DataRequired(), Email()])
+    name = StringField("What it is for", validators=[Length(max=100)])
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@roles_required("admin")
+def users():
+    form = UserForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.create_user(form.email.data, form.role.data, form.password.data,
+                                        name=form.name.data, kind=form.kind.data or None,
+                                        product=form.product.data or None)
+        except DomainError as exc:
+            db.session.rollback()
+            for name, messages in (exc.fields or {"email": [exc.message]}).items():
+                getattr(form, name, form.email).errors.extend(messages)
+        else:
+            db.session.commit()
+            flash(f"{user.email} can now sign in as {user.role.replace('_', ' ')}.", "success")
+            return redirect(url_for("admin.users"))
+    rows = db.session.scalars(select(User).order_by(User.role, User.email)).all()
+    return render_template("admin/users.html", users=rows, form=form)
+
+
+@bp.route("/tokens", methods=["GET", "POST"])
+@roles_required("admin")
+def tokens():
+    form = TokenForm()
+    plain = None
+    if form.validate_on_submit():
+        try:
+            plain = accounts.create_token(form.email.data, form.name.data)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            form.email.errors.append(exc.message)
+    rows = db.session.scalars(select(ApiToken).order_by(ApiToken.created_at.desc())).all()
+    return render_template("admin/tokens.html", tokens=rows, form=form, plain=plain)
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@roles_required("admin")
+def revoke_token(token_id: int):
+    token = db.get_or_404(ApiToken, token_id)
+    token.revoked_at = token.revoked_at or utcnow()
+    db.session.commit()
+    flash(f"Token {token.prefix}… revoked.", "info")
+    return redirect(url_for("admin.tokens"))
+
+
+@bp.get("/outbox")
+@roles_required("admin")
+def outbox():
+    page = max(request.args.get("page", 1, type=int), 1)
+    query = select(Notification).order_by(Notification.id.desc())
+    rows = db.session.scalars(query.limit(50).offset((page - 1) * 50)).all()
+    return render_template("admin/outbox.html", notifications=rows, page=page,
+                           viewer=current_user)

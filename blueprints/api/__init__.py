@@ -1,0 +1,53 @@
+"""The JSON API under /api/v1: flask-smorest, Bearer tokens, the contract's error body.
+
+Every module in this package that defines `blp` (a flask_smorest.Blueprint) is registered
+by the app factory; shared helpers for those modules live in `blueprints.api.base`.
+"""
+import marshmallow as ma
+from flask import Flask, g, request
+from flask_smorest import Api
+
+from referral_app.errors import Unauthenticated
+
+
+class ErrorDetail(ma.Schema):
+    code = ma.fields.String(required=True)
+    message = ma.fields.String(required=True)
+    fields = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()))
+
+
+class ErrorBody(ma.Schema):
+    error = ma.fields.Nested(ErrorDetail, required=True)
+
+
+class InterlockApi(Api):
+    ERROR_SCHEMA = ErrorBody
+
+    def _register_error_handlers(self):
+        # blueprints.errors answers every error, JSON under /api and HTML elsewhere.
+        pass
+
+
+def init_api(app: Flask) -> Api:
+    api = InterlockApi(app, spec_kwargs={
+        "info": {"description": "Interlock's public HTTP API. Authenticate with "
+                               "`Authorization: Bearer <token>` (see `flask tokens create`)."},
+    })
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    api.spec.options["security"] = [{"bearerAuth": []}]
+
+    @app.before_request
+    def authenticate_api_caller():
+        if not request.path.startswith("/api/v1/"):
+            return None
+        from referral_app.services.auth import user_for_token
+
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        user = user_for_token(token.strip()) if scheme.lower() == "bearer" else None
+        if user is None:
+            raise Unauthenticated("Send a valid API token as `Authorization: Bearer <token>`.")
+        g.api_user = user
+        return None
+
+    return api

@@ -1,0 +1,54 @@
+"""Helpers shared by the API modules: the caller, authorization, pagination, schemas."""
+import marshmallow as ma
+from flask import g
+
+from referral_app.errors import Forbidden, NotFound
+from referral_app.policy import may
+
+
+def caller():
+    """The user behind the Bearer token of this request."""
+    return g.api_user
+
+
+def found(obj, message: str = "Not found."):
+    """The object, or a 404 when there is none."""
+    if obj is None:
+        raise NotFound(message)
+    return obj
+
+
+def require(action: str, obj=None, missing: str = "Not found."):
+    """Refuse unless the caller may: 404 for an object they may not see, 403 otherwise."""
+    if not may(caller(), action, obj):
+        if obj is not None:
+            raise NotFound(missing)
+        raise Forbidden("Your role may not do this.")
+    return obj
+
+
+class PageArgs(ma.Schema):
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1))
+    per_page = ma.fields.Integer(load_default=25, validate=ma.validate.Range(min=1, max=200))
+
+
+def page_schema(item_schema, name: str):
+    """A schema for the contract's paginated list: items, page, per_page, total."""
+    return ma.Schema.from_dict({
+        "items": ma.fields.List(ma.fields.Nested(item_schema)),
+        "page": ma.fields.Integer(),
+        "per_page": ma.fields.Integer(),
+        "total": ma.fields.Integer(),
+    }, name=name)
+
+
+def paginate(select, page: int, per_page: int, item_schema) -> dict:
+    """Run a SQLAlchemy select for one page and count the whole, in two statements."""
+    from sqlalchemy import func, select as sa_select
+
+    from referral_app.extensions import db
+
+    total = db.session.scalar(sa_select(func.count()).select_from(select.order_by(None).subquery()))
+    rows = db.session.scalars(select.limit(per_page).offset((page - 1) * per_page)).all()
+    return {"items": item_schema.dump(rows, many=True), "page": page, "per_page": per_page,
+            "total": total}

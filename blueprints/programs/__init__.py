@@ -1,0 +1,4 @@
+"""Marketing console: programs, messaging, definitions, calendars, the SLA agreement."""
+from flask import Blueprint
+
+bp = Blueprint("programs", __name__, url_prefix="/programs", template_folder="templates")

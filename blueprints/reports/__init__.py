@@ -1,0 +1,4 @@
+"""Dashboards, leaderboards, the SLA report and the interlock pack."""
+from flask import Blueprint
+
+bp = Blueprint("reports", __name__, url_prefix="/reports", template_folder="templates")

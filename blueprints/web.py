@@ -1,0 +1,112 @@
+"""Helpers shared by the web blueprints: authorization, navigation, filters, headers."""
+import functools
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import nh3
+from flask import abort, current_app
+from flask_login import current_user, login_required
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from referral_app.policy import may
+
+# (endpoint, label, roles). A link shows only once its endpoint exists in the URL map.
+NAVIGATION = [
+    ("portal.home", "Programs", {"referrer"}),
+    ("portal.referrals", "My referrals", {"referrer"}),
+    ("portal.rewards", "My rewards", {"referrer"}),
+    ("queue.index", "My queue", {"sales", "sales_manager"}),
+    ("queue.team", "Team", {"sales_manager", "admin"}),
+    ("programs.index", "Programs", {"marketing", "admin"}),
+    ("programs.agreements", "Agreement", {"marketing", "sales_manager", "admin"}),
+    ("programs.glossary", "Definitions", {"sales", "sales_manager", "marketing", "admin"}),
+    ("rewards.review", "Rewards", {"marketing", "admin"}),
+    ("intake.imports", "Imports", {"marketing", "admin"}),
+    ("reports.dashboard", "Reports", {"sales_manager", "marketing", "admin"}),
+    ("reports.pack", "Interlock pack", {"sales_manager", "marketing", "admin"}),
+    ("admin.users", "Users", {"admin"}),
+    ("admin.outbox", "Outbox", {"admin"}),
+]
+
+HOME_BY_ROLE = {
+    "referrer": "portal.home",
+    "sales": "queue.index",
+    "sales_manager": "queue.team",
+    "marketing": "programs.index",
+    "admin": "admin.users",
+}
+
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
+
+
+def render_markdown(text: str | None) -> Markup:
+    """Markdown to HTML that cannot carry script: raw HTML off, then an allow-list sanitiser."""
+    html = _markdown.render(text or "")
+    return Markup(nh3.clean(html, link_rel="noopener noreferrer nofollow"))
+
+
+def authorize(action: str, obj=None):
+    """Abort unless the signed-in user may: 404 for objects they may not see, else 403."""
+    if not may(current_user, action, obj):
+        abort(404 if obj is not None else 403)
+    return obj
+
+
+def roles_required(action: str):
+    """View decorator: signed in, and the role allows `action`."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            authorize(action)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+def local_time(value: datetime | None, zone: str | None = None, fmt: str = "%d %b %Y %H:%M"):
+    if value is None:
+        return "—"
+    tz = ZoneInfo(zone or current_app.config.get("DISPLAY_TIMEZONE", "UTC"))
+    return value.astimezone(tz).strftime(fmt)
+
+
+def money(value, currency: str = "USD") -> str:
+    if value is None:
+        return "—"
+    symbol = {"USD": "$", "EUR": "€", "GBP": "£"}.get(currency, currency + " ")
+    return f"{symbol}{Decimal(value):,.2f}"
+
+
+def init_app(app) -> None:
+    app.config.setdefault("DISPLAY_TIMEZONE", "UTC")
+    app.jinja_env.filters["markdown"] = render_markdown
+    app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.filters["money"] = money
+
+    @app.context_processor
+    def navigation():
+        endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+        role = getattr(current_user, "role", None) if current_user.is_authenticated else None
+        links = [(e, label) for e, label, roles in NAVIGATION if role in roles and e in endpoints]
+        return {"nav_links": links, "may": lambda action, obj=None: may(current_user, action, obj)}
+
+    @app.after_request
+    def security_headers(response):
+        headers = response.headers
+        headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+        )
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        if app.config.get("PRODUCTION"):
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        return response

@@ -1,0 +1,1 @@
+"""Interlock: the referral-program platform that sales and marketing run together."""

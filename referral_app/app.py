@@ -1,0 +1,93 @@
+"""The application factory: named steps, and the one place that imports blueprints."""
+import importlib
+import logging
+import pkgutil
+
+from flask import Flask
+
+from referral_app import config as settings
+from referral_app.extensions import csrf, db, limiter, login_manager, migrate
+
+WEB_BLUEPRINTS = ("auth", "health", "portal", "intake", "rewards", "queue", "programs", "reports", "admin")
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app; `config` overrides what the environment says (tests use it)."""
+    values = settings.from_environment()
+    values.update(config or {})
+    app = Flask(
+        __name__,
+        instance_path=values["INSTANCE_PATH"],
+        static_folder=str(settings.PROJECT_ROOT / "static"),
+        template_folder=str(settings.PROJECT_ROOT / "blueprints" / "templates"),
+    )
+    app.config.update(values)
+    configure_logging(app)
+    init_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_cli(app)
+    return app
+
+
+def configure_logging(app: Flask) -> None:
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def init_extensions(app: Flask) -> None:
+    from referral_app import models  # noqa: F401  (registers every table on the metadata)
+    from referral_app.jobs import queues  # noqa: F401  (installs enqueue-after-commit)
+
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite"):
+        # Wait for a writer instead of failing: web, worker and cron share one file.
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
+    else:
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(settings.PROJECT_ROOT / "migrations"),
+                     render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.sign_in"
+    login_manager.login_message_category = "info"
+    if app.config.get("REDIS_URL") and app.config.get("PRODUCTION"):
+        app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
+    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    limiter.init_app(app)
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        from referral_app.models import User
+
+        return db.session.get(User, int(user_id))
+
+
+def register_blueprints(app: Flask) -> None:
+    from blueprints import api as api_package
+    from blueprints import web
+
+    web.init_app(app)
+    for name in WEB_BLUEPRINTS:
+        module = importlib.import_module(f"blueprints.{name}")
+        app.register_blueprint(module.bp)
+    api = api_package.init_api(app)
+    # Every module of blueprints.api that defines `blp` is part of /api/v1.
+    for info in pkgutil.iter_modules(api_package.__path__):
+        module = importlib.import_module(f"blueprints.api.{info.name}")
+        if hasattr(module, "blp"):
+            api.register_blueprint(module.blp, url_prefix="/api/v1")
+            csrf.exempt(module.blp)  # Bearer tokens only, never cookies: no CSRF to forge
+
+
+def register_error_handlers(app: Flask) -> None:
+    from blueprints import errors
+
+    errors.register(app)
+
+
+def register_cli(app: Flask) -> None:
+    from referral_app import cli
+
+    cli.register(app)

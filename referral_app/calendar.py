@@ -1,0 +1,372 @@
+"""Business-hours calendar: open-time arithmetic over weekly hours, holidays and DST."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections import OrderedDict
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+__all__ = ["BusinessCalendar", "calendar_for"]
+
+# Wall-clock resolution (documented contract, applied to inputs and to interval boundaries):
+# a naive datetime is read with its own ``fold`` (default 0), exactly as zoneinfo does.  So an
+# ambiguous wall time (fall back) means its FIRST occurrence unless fold=1, and a non-existent
+# one (spring forward) is read with the pre-transition offset: 02:30 on 2026-03-08 in New York
+# is the instant 03:30 EDT.  Opening/closing times always use fold=0.  Internally every instant
+# is a naive UTC datetime, so durations are real elapsed time and comparisons are C-fast.
+
+_ZERO = timedelta(0)
+_US_PER_DAY = 86_400_000_000
+_BLOCK = 32  # days per cached block total: long spans skip whole blocks instead of walking days
+_DAY_CACHE = 8192  # per-date LRU (~22 years of dates per calendar)
+_BLOCK_CACHE = 1024
+_MAX_IDLE_DAYS = 3660  # ~10 years without any open time: holidays block everything, give up
+
+
+def _parse_time(value, *, is_end: bool) -> int:
+    """Microseconds since midnight; "24:00" is only meaningful as an end."""
+    if isinstance(value, time):
+        return ((value.hour * 60 + value.minute) * 60 + value.second) * 1_000_000 + value.microsecond
+    if isinstance(value, str):
+        parts = value.strip().split(":")
+        if 2 <= len(parts) <= 3 and all(p.isascii() and p.isdigit() for p in parts):
+            h, m = int(parts[0]), int(parts[1])
+            s = int(parts[2]) if len(parts) == 3 else 0
+            if m < 60 and s < 60 and (h < 24 or (is_end and (h, m, s) == (24, 0, 0))):
+                return (h * 3600 + m * 60 + s) * 1_000_000
+    raise ValueError(f"invalid time of day {value!r} (expected 'HH:MM', 'HH:MM:SS' or time)")
+
+
+def _format_time(us: int) -> str:
+    secs, micro = divmod(us, 1_000_000)
+    h, rest = divmod(secs, 3600)
+    m, s = divmod(rest, 60)
+    text = f"{h:02d}:{m:02d}"
+    if s or micro:
+        text += f":{s:02d}" + (f".{micro:06d}" if micro else "")
+    return text
+
+
+def _normalise_hours(hours) -> tuple:
+    """7-tuple (Monday first) of sorted unique (start_us, end_us); overnight ends exceed a day."""
+    if not hasattr(hours, "items"):
+        raise ValueError("hours must be a mapping {weekday: [(start, end), ...]}")
+    week: list[set] = [set() for _ in range(7)]
+    for key, intervals in hours.items():
+        # JSON object keys arrive as "0".."6"; bools are ints in Python but never a weekday.
+        ok = isinstance(key, int | str) and not isinstance(key, bool)
+        day = int(key) if ok and str(key).strip().isdigit() else -1
+        if not 0 <= day <= 6:
+            raise ValueError(f"invalid weekday {key!r} (expected 0=Monday .. 6=Sunday)")
+        for pair in intervals or ():
+            try:
+                start, end = pair
+            except (TypeError, ValueError):
+                raise ValueError(f"invalid interval {pair!r} (expected (start, end))") from None
+            s, e = _parse_time(start, is_end=False), _parse_time(end, is_end=True)
+            if e == s:
+                continue  # zero-length; a full day is written "00:00"-"24:00"
+            week[day].add((s, e if e > s else e + _US_PER_DAY))  # end not after start: overnight
+    return tuple(tuple(sorted(day)) for day in week)
+
+
+def _normalise_holidays(values) -> tuple:
+    if isinstance(values, str | date):
+        values = (values,)
+    out = set()
+    for value in values or ():
+        if isinstance(value, datetime):
+            value = value.date()
+        elif isinstance(value, str):
+            try:
+                value = date.fromisoformat(value.strip())
+            except ValueError:
+                raise ValueError(f"invalid holiday {value!r} (expected YYYY-MM-DD)") from None
+        elif not isinstance(value, date):
+            raise ValueError(f"invalid holiday {value!r} (expected date or YYYY-MM-DD)")
+        out.add(value)
+    return tuple(sorted(out))
+
+
+@functools.lru_cache(maxsize=64)
+def _check_country(code: str) -> str:
+    import holidays  # lazy: importing the package is slow and most calendars never need it
+
+    if code not in holidays.list_supported_countries():
+        raise ValueError(f"unknown holiday country {code!r}")
+    return code
+
+
+def _normalise(timezone, hours, holidays, country) -> tuple:
+    name = timezone.key if isinstance(timezone, ZoneInfo) else timezone
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValueError(f"unknown time zone {timezone!r}") from None
+    week = _normalise_hours(hours)
+    if not any(week):
+        raise ValueError("calendar has no opening hours")
+    if country is not None and not isinstance(country, str):
+        raise ValueError(f"invalid holiday country {country!r}")
+    country = _check_country(country.strip().upper()) if country and country.strip() else None
+    return (name, week, _normalise_holidays(holidays), country)
+
+
+def _overlap(segments, a: datetime, b: datetime) -> timedelta:
+    total = _ZERO
+    for s, e in segments:
+        if s < a:
+            s = a
+        if e > b:
+            e = b
+        if e > s:
+            total += e - s
+    return total
+
+
+class BusinessCalendar:
+    """Weekly opening hours in one IANA zone, minus holidays; see the module comment for DST."""
+
+    def __init__(self, timezone, hours, holidays=(), country=None):
+        self._setup(_normalise(timezone, hours, holidays, country))
+
+    def _setup(self, key: tuple) -> None:
+        self._key = key
+        name, week, holidays, country = key
+        self._zone = ZoneInfo(name)
+        self._spans = tuple(
+            tuple((timedelta(microseconds=s), timedelta(microseconds=e)) for s, e in day)
+            for day in week
+        )
+        self._holidays = frozenset(holidays)
+        self._country = country
+        self._years: dict[int, frozenset] = {}
+        self._days: OrderedDict[int, tuple] = OrderedDict()
+        self._blocks: OrderedDict[int, timedelta] = OrderedDict()
+        self._lock = threading.Lock()
+        weekly = sum((e - s for day in self._spans for s, e in day), _ZERO)
+        # Only try block skipping when the remainder likely exceeds a block (pure speed heuristic).
+        self._block_hint = weekly * _BLOCK / 14
+
+    # -- public API ---------------------------------------------------------------------------
+    @property
+    def timezone(self) -> str:
+        return self._key[0]
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self._zone
+
+    def key(self) -> tuple:
+        """Hashable normalised identity (timezone, hours, holidays, country)."""
+        return self._key
+
+    def __eq__(self, other):
+        if not isinstance(other, BusinessCalendar):
+            return NotImplemented
+        return self._key == other._key
+
+    def __hash__(self):
+        return hash(self._key)
+
+    def __repr__(self):
+        return f"BusinessCalendar.from_dict({self.to_dict()!r})"
+
+    @classmethod
+    def from_dict(cls, d) -> BusinessCalendar:
+        return cls(d["timezone"], d["hours"], d.get("holidays") or (), d.get("country"))
+
+    def to_dict(self) -> dict:
+        """JSON-safe form (string weekday keys, "HH:MM" times) that from_dict reads back."""
+        name, week, holidays, country = self._key
+        hours = {}
+        for day, intervals in enumerate(week):
+            if intervals:
+                hours[str(day)] = [
+                    [_format_time(s), _format_time(e if e <= _US_PER_DAY else e - _US_PER_DAY)]
+                    for s, e in intervals
+                ]
+        return {
+            "timezone": name,
+            "hours": hours,
+            "holidays": [d.isoformat() for d in holidays],
+            "country": country,
+        }
+
+    def is_open(self, at: datetime) -> bool:
+        t = self._to_utc(at)
+        return any(s <= t < e for s, e in self._locate(t)[1][2])
+
+    def add(self, start: datetime, delta: timedelta) -> datetime:
+        """Instant at which ``delta`` of open time has passed after ``start``."""
+        if not isinstance(delta, timedelta):
+            raise TypeError(f"delta must be a timedelta, not {type(delta).__name__}")
+        if delta < _ZERO:
+            raise ValueError("delta must not be negative")
+        t = self._to_utc(start)
+        if not delta:
+            return self._out(t)
+        n, entry = self._locate(t)
+        left = delta
+        for s, e in entry[2]:
+            if e <= t:
+                continue
+            span = e - (s if s > t else t)
+            if left <= span:  # "<=": landing exactly on a close returns the close
+                return self._out(e - span + left)
+            left -= span
+        n += 1
+        idle = 0
+        while True:
+            if n % _BLOCK == 0 and left > self._block_hint:
+                total = self._block(n // _BLOCK)
+                if total < left:
+                    left -= total
+                    n += _BLOCK
+                    idle = 0 if total else idle + _BLOCK
+                    self._check_idle(idle, start)
+                    continue
+            segments, total = self._entry(n)[2:]
+            if total < left:
+                left -= total
+                idle = 0 if total else idle + 1
+                self._check_idle(idle, start)
+                n += 1
+                continue
+            for s, e in segments:
+                if left <= e - s:
+                    return self._out(s + left)
+                left -= e - s
+
+    def elapsed(self, start: datetime, end: datetime) -> timedelta:
+        """Open time between two instants (zero when end <= start)."""
+        a, b = self._to_utc(start), self._to_utc(end)
+        if b <= a:
+            return _ZERO
+        na, ea = self._locate(a)
+        nb, eb = self._locate(b)
+        if na == nb:
+            return _overlap(ea[2], a, b)
+        total = _overlap(ea[2], a, ea[1]) + _overlap(eb[2], eb[0], b)
+        n = na + 1
+        while n < nb:
+            if n % _BLOCK == 0 and n + _BLOCK <= nb:
+                total += self._block(n // _BLOCK)
+                n += _BLOCK
+            else:
+                total += self._entry(n)[3]
+                n += 1
+        return total
+
+    # -- internals ------------------------------------------------------------------------------
+    def _check_idle(self, idle: int, start) -> None:
+        if idle > _MAX_IDLE_DAYS:
+            raise ValueError(
+                f"calendar has no open time for over {_MAX_IDLE_DAYS} days after {start}: "
+                "holidays block every opening"
+            )
+
+    def _to_utc(self, dt: datetime) -> datetime:
+        if not isinstance(dt, datetime):
+            raise TypeError(f"expected a datetime, not {type(dt).__name__}")
+        offset = dt.utcoffset()
+        if offset is None:  # naive: wall-clock time here, fold as given (see module comment)
+            return dt.replace(tzinfo=None) - self._zone.utcoffset(dt)
+        return dt.replace(tzinfo=None) - offset
+
+    def _out(self, t: datetime) -> datetime:
+        return self._zone.fromutc(t.replace(tzinfo=self._zone))
+
+    def _locate(self, t: datetime) -> tuple[int, tuple]:
+        """Local date ordinal whose [midnight, next midnight) window holds UTC instant t."""
+        n = self._out(t).toordinal()
+        entry = self._entry(n)
+        while t < entry[0]:  # only in zones whose transitions touch midnight
+            n -= 1
+            entry = self._entry(n)
+        while t >= entry[1]:
+            n += 1
+            entry = self._entry(n)
+        return n, entry
+
+    def _is_holiday(self, day: date) -> bool:
+        if day in self._holidays:
+            return True
+        if self._country is None:
+            return False
+        years = self._years.get(day.year)
+        if years is None:
+            import holidays
+
+            years = frozenset(holidays.country_holidays(self._country, years=day.year))
+            self._years[day.year] = years
+        return day in years
+
+    def _owned(self, n: int) -> list:
+        """UTC intervals that start on local date n (a holiday starts none)."""
+        base = datetime.fromordinal(n)
+        if self._is_holiday(base.date()):
+            return []
+        offset = self._zone.utcoffset
+        out = []
+        for s, e in self._spans[base.weekday()]:
+            ws, we = base + s, base + e  # wall-clock: DST keeps opening hours fixed locally
+            us, ue = ws - offset(ws), we - offset(we)
+            if ue > us:  # a boundary in a DST gap can collapse an interval
+                out.append((us, ue))
+        return out
+
+    def _entry(self, n: int) -> tuple:
+        """(window start, window end, merged open segments, their total) for local date n."""
+        entry = self._days.get(n)
+        if entry is not None:
+            try:
+                self._days.move_to_end(n)
+            except KeyError:  # evicted by another thread in between; harmless
+                pass
+            return entry
+        offset = self._zone.utcoffset
+        lo, hi = datetime.fromordinal(n), datetime.fromordinal(n + 1)
+        lo, hi = lo - offset(lo), hi - offset(hi)
+        # Overnight intervals of the previous day spill into this one; clipping everything to the
+        # window makes days a partition of time, so add/elapsed/is_open never double count.
+        segments: list = []
+        for s, e in sorted(self._owned(n - 1) + self._owned(n)):
+            s, e = max(s, lo), min(e, hi)
+            if e <= s:
+                continue
+            if segments and s <= segments[-1][1]:
+                if e > segments[-1][1]:
+                    segments[-1] = (segments[-1][0], e)
+            else:
+                segments.append((s, e))
+        entry = (lo, hi, tuple(segments), sum((e - s for s, e in segments), _ZERO))
+        self._store(self._days, n, entry, _DAY_CACHE)
+        return entry
+
+    def _block(self, b: int) -> timedelta:
+        total = self._blocks.get(b)
+        if total is None:
+            total = sum((self._entry(n)[3] for n in range(b * _BLOCK, (b + 1) * _BLOCK)), _ZERO)
+            self._store(self._blocks, b, total, _BLOCK_CACHE)
+        return total
+
+    def _store(self, cache: OrderedDict, k: int, value, limit: int) -> None:
+        with self._lock:
+            cache[k] = value
+            while len(cache) > limit:
+                cache.popitem(last=False)
+
+
+@functools.lru_cache(maxsize=256)
+def _shared(key: tuple) -> BusinessCalendar:
+    calendar = BusinessCalendar.__new__(BusinessCalendar)
+    calendar._setup(key)
+    return calendar
+
+
+def calendar_for(timezone, hours, holidays=(), country=None) -> BusinessCalendar:
+    """Shared calendar for these settings, so callers reuse its per-date caches."""
+    return _shared(_normalise(timezone, hours, holidays, country))

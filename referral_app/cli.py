@@ -1,0 +1,122 @@
+"""Flask commands: up, seed-demo, users, tokens, sla sweep."""
+from datetime import UTC, datetime
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup, with_appcontext
+
+from referral_app.errors import DomainError
+from referral_app.extensions import db
+from referral_app.models.user import REFERRER_KINDS, ROLES
+
+users = click.Group("users", help="Manage user accounts.")
+tokens = click.Group("tokens", help="Manage API tokens.")
+sla = click.Group("sla", help="SLA clocks.")
+
+
+def _fail(exc: DomainError) -> None:
+    db.session.rollback()
+    details = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.fields.items())
+    raise click.ClickException(exc.message + (f" ({details})" if details else ""))
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--kind", type=click.Choice(REFERRER_KINDS), help="customer or partner (referrers)")
+@click.option("--name", default="")
+@click.option("--product", default=None, help="The product a sales rep sells.")
+@click.option("--password", default=None, help="Prompted for when omitted.")
+@with_appcontext
+def create_user(email, role, kind, name, product, password):
+    """Create a user with ROLE (referrer, sales, sales_manager, marketing or admin)."""
+    from referral_app.services.auth import create_user as create
+
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if role == "referrer" and kind is None:
+        kind = "customer"
+    try:
+        user = create(email, role, password=password, name=name, kind=kind, product=product)
+        db.session.commit()
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"Created {user.email} ({user.role}{', ' + user.kind if user.kind else ''}).")
+
+
+@tokens.command("create")
+@click.argument("email")
+@click.option("--name", default="", help="What the token is for.")
+@with_appcontext
+def create_token(email, name):
+    """Create an API token for EMAIL; the token alone is the last line printed."""
+    from referral_app.services.auth import create_token as create
+
+    try:
+        plain = create(email, name)
+        db.session.commit()
+    except DomainError as exc:
+        _fail(exc)
+    click.echo("Store this token now; it is kept only as a hash and cannot be shown again:")
+    click.echo(plain)
+
+
+def _parse_at(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not an ISO-8601 instant") from exc
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+@sla.command("sweep")
+@click.option("--at", "at", default=None, help="Evaluate as of this ISO-8601 instant.")
+@with_appcontext
+def sweep(at):
+    """Mark every running clock that is past due as breached; print how many."""
+    from referral_app.services import sla as sla_service
+
+    breached = sla_service.sweep(_parse_at(at))
+    db.session.commit()
+    click.echo(f"{len(breached)} clock(s) breached.")
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo():
+    """Load the demo company (idempotent: a second run changes nothing)."""
+    from referral_app.services import demo
+
+    created = demo.seed()
+    db.session.commit()
+    click.echo("Demo data loaded." if created else "Demo data already present; nothing changed.")
+    for email, password, role in demo.SIGN_INS:
+        click.echo(f"  {role:<14} {email} / {password}")
+
+
+@click.command("up")
+@click.option("--port", type=int, default=None, help="Web port (default: PORT or 5000).")
+@click.option("--host", default="127.0.0.1")
+@click.option("--workers", type=int, default=1, help="RQ worker processes.")
+@with_appcontext
+def up(port, host, workers):
+    """Start web, RQ worker(s) with scheduler and rq cron; Ctrl-C stops all of them."""
+    from flask import current_app
+
+    from referral_app import runtime
+
+    raise SystemExit(runtime.run(current_app, port or current_app.config["PORT"], host, workers))
+
+
+def register(app: Flask) -> None:
+    for command in (users, tokens, sla, seed_demo, up):
+        app.cli.add_command(command)
+
+
+def main() -> None:
+    """The `interlock` console script: the same commands as `flask --app wsgi`."""
+    from referral_app.app import create_app
+
+    FlaskGroup(create_app=create_app, help="Interlock commands.")()

@@ -1,0 +1,69 @@
+"""Settings read from the environment, with embedded defaults for a laptop."""
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def instance_path() -> Path:
+    """The instance folder: SQLite file, embedded Redis socket, generated secret."""
+    path = Path(os.environ.get("INSTANCE_PATH", PROJECT_ROOT / "instance")).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _secret_key(folder: Path) -> str:
+    # Generated once and kept beside the database, so sessions survive restarts
+    # without a constant in the code.
+    key_file = folder / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(48))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for plain postgres URLs (Heroku-style `postgres://` too)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def from_environment() -> dict:
+    """The settings of a process, from its environment."""
+    folder = instance_path()
+    env = os.environ
+    return {
+        "INSTANCE_PATH": str(folder),
+        "SECRET_KEY": env.get("SECRET_KEY") or _secret_key(folder),
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(
+            env.get("DATABASE_URL") or f"sqlite:///{folder / 'interlock.db'}"
+        ),
+        # None means: use the embedded Redis that `flask up` starts (see jobs.connection).
+        "REDIS_URL": env.get("REDIS_URL") or None,
+        "QUEUE_PREFIX": env.get("QUEUE_PREFIX", ""),
+        "PORT": int(env.get("PORT", "5000")),
+        "MAIL_URL": env.get("MAIL_URL") or None,
+        "MAIL_FROM": env.get("MAIL_FROM", "Interlock <no-reply@interlock.local>"),
+        "PUBLIC_URL": env.get("PUBLIC_URL", ""),
+        "PRODUCTION": env.get("INTERLOCK_ENV", "development") == "production",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": env.get("INTERLOCK_ENV") == "production",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+        "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", str(64 * 1024 * 1024))),
+        "MAX_JSON_BYTES": 64 * 1024,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "RATELIMIT_ENABLED": env.get("RATELIMIT_ENABLED", "1") == "1",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "LOGIN_MAX_FAILURES": 5,
+        "LOGIN_LOCKOUT_MINUTES": 15,
+        "API_TITLE": "Interlock",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api",
+        "OPENAPI_JSON_PATH": "openapi.json",
+    }

@@ -1,0 +1,41 @@
+"""Column helpers shared by every model: UTC timestamps, money, JSON."""
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import JSON, DateTime, Numeric, TypeDecorator
+from sqlalchemy.dialects.postgresql import JSONB
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stored as UTC; always read back as an aware UTC datetime (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# JSONB on PostgreSQL (indexable), plain JSON elsewhere.
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+MONEY = Numeric(14, 2)
+
+
+def money(value) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.01"))

@@ -1,0 +1,90 @@
+"""Leads, their stage events and the attempts sales logs on them."""
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from referral_app.extensions import db
+from referral_app.models.base import MONEY, JSONType, UTCDateTime, utcnow
+
+STAGES = ("new", "mql", "sql", "opportunity", "won", "lost", "rejected", "recycled")
+OPEN_STAGES = ("new", "mql", "sql", "opportunity")
+CLOSED_STAGES = ("won", "lost", "rejected", "recycled")
+ATTEMPT_CHANNELS = ("call", "email", "meeting", "social")
+ATTEMPT_OUTCOMES = ("connected", "no_answer", "voicemail", "bounced", "wrong_contact")
+
+
+class Lead(db.Model):
+    __tablename__ = "leads"
+    __table_args__ = (
+        # The queue: a rep's open leads; reports: leads per program over time.
+        Index("ix_leads_owner_open", "owner_id", "is_open"),
+        Index("ix_leads_program_received", "program_id", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id"), unique=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    product: Mapped[str] = mapped_column(String(100), index=True)
+    agreement_id: Mapped[int | None] = mapped_column(ForeignKey("agreements.id"))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    stage: Mapped[str] = mapped_column(String(20), default="new", index=True)
+    is_open: Mapped[bool] = mapped_column(default=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    # Set to the email while the lead is open, NULL once closed: a unique column that
+    # makes "one open lead per email" a database constraint, safe under concurrency.
+    open_email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    score: Mapped[int] = mapped_column(default=0)
+    score_rules: Mapped[list] = mapped_column(JSONType, default=list)
+    sql_checklist: Mapped[list] = mapped_column(JSONType, default=list)
+    amount: Mapped[Decimal | None] = mapped_column(MONEY)
+    close_reason: Mapped[str | None] = mapped_column()
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    referral = relationship("Referral", back_populates="lead")
+    program = relationship("Program")
+    owner = relationship("User")
+    agreement = relationship("Agreement")
+    events: Mapped[list["LeadEvent"]] = relationship(back_populates="lead", order_by="LeadEvent.at")
+    attempts: Mapped[list["Attempt"]] = relationship(back_populates="lead", order_by="Attempt.at")
+    clocks = relationship("SlaClock", back_populates="lead", order_by="SlaClock.id")
+
+
+class LeadEvent(db.Model):
+    """One change of stage (or owner): who, when, from, to."""
+
+    __tablename__ = "lead_events"
+    __table_args__ = (Index("ix_lead_events_to_at", "to_stage", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20), default="stage")  # stage | assign
+    from_stage: Mapped[str | None] = mapped_column(String(20))
+    to_stage: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reason: Mapped[str | None] = mapped_column()
+    data: Mapped[dict] = mapped_column(JSONType, default=dict)
+
+    lead: Mapped[Lead] = relationship(back_populates="events")
+    actor = relationship("User")
+
+
+class Attempt(db.Model):
+    __tablename__ = "attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(10))
+    outcome: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    lead: Mapped[Lead] = relationship(back_populates="attempts")
+    user = relationship("User")

@@ -1,0 +1,69 @@
+"""What reports keep: daily snapshots per program, monthly SLA results, interlock notes."""
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from referral_app.extensions import db
+from referral_app.models.base import MONEY, JSONType, UTCDateTime, utcnow
+
+
+class DailySnapshot(db.Model):
+    __tablename__ = "daily_snapshots"
+    __table_args__ = (UniqueConstraint("program_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    day: Mapped[date] = mapped_column(Date, index=True)
+    referrals: Mapped[int] = mapped_column(default=0)
+    stages: Mapped[dict] = mapped_column(JSONType, default=dict)  # {"mql": 3, "sql": 1, ...}
+    purchases: Mapped[int] = mapped_column(default=0)
+    revenue: Mapped[Decimal] = mapped_column(MONEY, default=0)
+    rewards: Mapped[dict] = mapped_column(JSONType, default=dict)  # {"issued": {"n":1,"cost":"100.00"}}
+    reward_cost: Mapped[Decimal] = mapped_column(MONEY, default=0)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MonthlyAttainment(db.Model):
+    """The marketing side of one agreement for one month: delivered vs target, and the result."""
+
+    __tablename__ = "monthly_attainments"
+    __table_args__ = (UniqueConstraint("product", "month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product: Mapped[str] = mapped_column(String(100))
+    month: Mapped[date] = mapped_column(Date)  # first day of the month, agreement's zone
+    agreement_id: Mapped[int | None] = mapped_column(ForeignKey("agreements.id"))
+    mqls: Mapped[int] = mapped_column(default=0)
+    target: Mapped[int] = mapped_column(default=0)
+    accepted: Mapped[int] = mapped_column(default=0)
+    result: Mapped[str | None] = mapped_column(String(10))  # met | missed, once the month closed
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class InterlockNote(db.Model):
+    """Notes the team writes into the interlock pack during the review meeting."""
+
+    __tablename__ = "interlock_notes"
+    __table_args__ = (UniqueConstraint("period_from", "period_to"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_from: Mapped[date] = mapped_column(Date)
+    period_to: Mapped[date] = mapped_column(Date)
+    notes: Mapped[str] = mapped_column(default="")
+    data: Mapped[dict] = mapped_column(JSONType, default=dict)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class AuditEntry(db.Model):
+    """Privacy and admin actions (exports, erasures, token changes), kept for accountability."""
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(254), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

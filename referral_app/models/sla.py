@@ -1,0 +1,34 @@
+"""SLA clocks: one obligation on one lead, with its due time fixed at start."""
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from referral_app.extensions import db
+from referral_app.models.base import UTCDateTime, utcnow
+
+CLOCK_TYPES = ("first_attempt", "decision", "attempt_limit")
+CLOCK_STATUSES = ("running", "met", "breached", "cancelled")
+
+
+class SlaClock(db.Model):
+    __tablename__ = "sla_clocks"
+    __table_args__ = (
+        UniqueConstraint("lead_id", "kind"),
+        # The sweep: every running clock past its due time, in one range scan.
+        Index("ix_sla_clocks_status_due", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    agreement_id: Mapped[int | None] = mapped_column(ForeignKey("agreements.id"))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    status: Mapped[str] = mapped_column(String(10), default="running")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    met_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    lead = relationship("Lead", back_populates="clocks")

@@ -1,0 +1,1 @@
+"""Verbs on the domain. They take plain values, flush, and never commit."""

@@ -1,0 +1,73 @@
+"""The app factory honours its configuration and the environment."""
+import importlib
+
+from referral_app import config as settings
+from referral_app.app import create_app
+
+
+def test_environment_is_honoured(monkeypatch, tmp_path):
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", "postgres://u@db.example:5432/prod")
+    monkeypatch.setenv("REDIS_URL", "redis://cache.example:6379/2")
+    monkeypatch.setenv("PORT", "8123")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    app = create_app()
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db.example:5432/prod"
+    assert app.config["REDIS_URL"] == "redis://cache.example:6379/2"
+    assert app.config["PORT"] == 8123
+    assert app.instance_path == str(tmp_path)
+
+
+def test_defaults_are_embedded(monkeypatch, tmp_path):
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "PORT"):
+        monkeypatch.delenv(name, raising=False)
+    values = settings.from_environment()
+    assert values["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'interlock.db'}"
+    assert values["REDIS_URL"] is None
+    assert values["PORT"] == 5000
+
+
+def test_secret_key_is_generated_once_and_kept(monkeypatch, tmp_path):
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    first = settings.from_environment()["SECRET_KEY"]
+    second = settings.from_environment()["SECRET_KEY"]
+    assert len(first) >= 40 and first == second
+    assert (tmp_path / "secret_key").read_text().strip() == first
+    monkeypatch.setenv("SECRET_KEY", "from-env")
+    assert settings.from_environment()["SECRET_KEY"] == "from-env"
+
+
+def test_explicit_config_overrides_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    app = create_app({"PORT": 9999, "TESTING": True})
+    assert app.config["PORT"] == 9999 and app.testing
+
+
+def test_wsgi_module_holds_only_the_app(monkeypatch, tmp_path):
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    module = importlib.import_module("wsgi")
+    public = [n for n in vars(module) if not n.startswith("_")]
+    assert sorted(public) == ["app", "create_app"]
+
+
+def test_security_headers_and_cookie_flags(client):
+    response = client.get("/sign-in")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert client.application.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert client.application.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_unknown_page_is_house_style_404(client):
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert b"couldn't find that page" in response.data
+
+
+def test_unknown_api_path_is_contract_json(client):
+    response = client.get("/api/v1/nothing-here", headers={"Authorization": "Bearer nope"})
+    assert response.status_code == 401
+    assert response.json["error"]["code"] == "unauthenticated"

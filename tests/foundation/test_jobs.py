@@ -1,0 +1,75 @@
+"""Jobs: enqueue-after-commit, a real worker run against real Redis, /healthz."""
+import time
+
+from rq import SimpleWorker
+
+from referral_app.jobs import DEFAULT, enqueue_after_commit, get_queue, redis_connection
+from referral_app.jobs.heartbeat import heartbeat_key
+from referral_app.jobs.queues import pending_jobs, worker_queue_names
+from referral_app.models import Calendar
+
+
+def _calendar(db, name="c"):
+    db.session.add(Calendar(name=name, timezone="UTC", hours={"0": [["09:00", "17:00"]]}))
+
+
+def test_commit_sends_the_job(app, db):
+    _calendar(db)
+    enqueue_after_commit("referral_app.jobs.heartbeat.heartbeat")
+    assert get_queue(DEFAULT).count == 0  # nothing leaves before the commit
+    db.session.commit()
+    assert get_queue(DEFAULT).count == 1
+    assert pending_jobs() == []
+
+
+def test_rollback_drops_the_job(app, db):
+    _calendar(db)
+    enqueue_after_commit("referral_app.jobs.heartbeat.heartbeat")
+    assert len(pending_jobs()) == 1
+    db.session.rollback()
+    db.session.commit()
+    assert get_queue(DEFAULT).count == 0
+
+
+def test_a_job_id_is_enqueued_once(app, db):
+    for _ in range(2):
+        _calendar(db, name=f"c{_}")
+        enqueue_after_commit("referral_app.jobs.heartbeat.heartbeat", job_id="beat-1")
+        db.session.commit()
+    assert get_queue(DEFAULT).count == 1
+
+
+def test_a_real_worker_runs_the_job(app, db):
+    _calendar(db)
+    enqueue_after_commit("referral_app.jobs.heartbeat.heartbeat")
+    db.session.commit()
+    queues = [get_queue(name.split(":")[-1]) for name in worker_queue_names(app)]
+    worker = SimpleWorker(queues, connection=redis_connection())
+    assert worker.work(burst=True)
+    beat = redis_connection().get(heartbeat_key())
+    assert beat is not None and abs(float(beat) - time.time()) < 60
+
+
+def test_healthz_names_the_missing_worker_and_cron(client):
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json
+    assert body["database"] == "ok" and body["queue"] == "ok"
+    assert body["workers"] == 0 and "workers" in body["down"] and "cron" in body["down"]
+
+
+def test_healthz_ok_with_a_live_worker_and_a_fresh_heartbeat(app, client):
+    from rq import Worker
+
+    queues = [get_queue(name.split(":")[-1]) for name in worker_queue_names(app)]
+    worker = Worker(queues, connection=redis_connection(), name=f"w-{time.time_ns()}")
+    worker.register_birth()
+    try:
+        redis_connection().set(heartbeat_key(), time.time())
+        response = client.get("/healthz")
+        assert response.status_code == 200, response.json
+        assert response.json == {"database": "ok", "queue": "ok", "workers": 1, "cron": "ok"}
+    finally:
+        worker.register_death()
+    response = client.get("/healthz")
+    assert response.status_code == 503 and response.json["down"] == ["workers"]

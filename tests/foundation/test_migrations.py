@@ -1,0 +1,58 @@
+"""Migrations: one head, and upgrading a fresh database yields exactly the models."""
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+
+from referral_app.app import create_app
+from referral_app.extensions import db
+from tests.conftest import _state, is_postgres, make_config
+
+
+def _alembic_config(app):
+    return app.extensions["migrate"].migrate.get_config(app.extensions["migrate"].directory)
+
+
+def test_one_alembic_head(app):
+    heads = ScriptDirectory.from_config(_alembic_config(app)).get_heads()
+    assert len(heads) == 1
+
+
+def _assert_no_drift(url, connect_args=None):
+    engine = create_engine(url, connect_args=connect_args or {})
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        diffs = compare_metadata(context, db.metadata)
+    engine.dispose()
+    assert diffs == []
+
+
+def test_sqlite_upgrade_matches_models(tmp_path):
+    url = f"sqlite:///{tmp_path}/migrated.db"
+    app = create_app(make_config(SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS={}))
+    with app.app_context():
+        upgrade()
+    _assert_no_drift(url)
+
+
+def test_postgres_upgrade_matches_models():
+    if not is_postgres():
+        pytest.skip("PostgreSQL not reachable (CI requires it)")
+    schema = _state["schema"] + "_mig"
+    plain = _state["database"]
+    engine = create_engine(plain)
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    options = {"connect_args": {"options": f"-csearch_path={schema}"}}
+    try:
+        app = create_app(make_config(SQLALCHEMY_ENGINE_OPTIONS=options))
+        with app.app_context():
+            upgrade()
+            db.engine.dispose()
+        _assert_no_drift(plain, options["connect_args"])
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
