@@ -40,12 +40,9 @@ def _parse_time(value, *, is_end: bool) -> int:
 
 
 def _format_time(us: int) -> str:
-    secs, micro = divmod(us, 1_000_000)
-    h, rest = divmod(secs, 3600)
-    m, s = divmod(rest, 60)
-    text = f"{h:02d}:{m:02d}"
-    if s or micro:
-        text += f":{s:02d}" + (f".{micro:06d}" if micro else "")
+    text = f"{us // 3_600_000_000:02d}:{us // 60_000_000 % 60:02d}"
+    if us % 60_000_000:  # seconds only when needed, so the stored form stays "HH:MM"
+        text += f":{us // 1_000_000 % 60:02d}" + (f".{us % 1_000_000:06d}" if us % 1_000_000 else "")
     return text
 
 
@@ -61,33 +58,22 @@ def _normalise_hours(hours) -> tuple:
         if not 0 <= day <= 6:
             raise ValueError(f"invalid weekday {key!r} (expected 0=Monday .. 6=Sunday)")
         for pair in intervals or ():
-            try:
-                start, end = pair
-            except (TypeError, ValueError):
-                raise ValueError(f"invalid interval {pair!r} (expected (start, end))") from None
-            s, e = _parse_time(start, is_end=False), _parse_time(end, is_end=True)
+            if not isinstance(pair, list | tuple) or len(pair) != 2:
+                raise ValueError(f"invalid interval {pair!r} (expected (start, end))")
+            s, e = _parse_time(pair[0], is_end=False), _parse_time(pair[1], is_end=True)
             if e == s:
                 continue  # zero-length; a full day is written "00:00"-"24:00"
             week[day].add((s, e if e > s else e + _US_PER_DAY))  # end not after start: overnight
     return tuple(tuple(sorted(day)) for day in week)
 
 
-def _normalise_holidays(values) -> tuple:
-    if isinstance(values, str | date):
-        values = (values,)
-    out = set()
-    for value in values or ():
-        if isinstance(value, datetime):
-            value = value.date()
-        elif isinstance(value, str):
-            try:
-                value = date.fromisoformat(value.strip())
-            except ValueError:
-                raise ValueError(f"invalid holiday {value!r} (expected YYYY-MM-DD)") from None
-        elif not isinstance(value, date):
-            raise ValueError(f"invalid holiday {value!r} (expected date or YYYY-MM-DD)")
-        out.add(value)
-    return tuple(sorted(out))
+def _holiday(value) -> date:
+    if isinstance(value, date):
+        return value.date() if isinstance(value, datetime) else value
+    try:
+        return date.fromisoformat(value.strip())
+    except (AttributeError, ValueError):
+        raise ValueError(f"invalid holiday {value!r} (expected a date or YYYY-MM-DD)") from None
 
 
 @functools.lru_cache(maxsize=64)
@@ -97,6 +83,29 @@ def _check_country(code: str) -> str:
     if code not in holidays.list_supported_countries():
         raise ValueError(f"unknown holiday country {code!r}")
     return code
+
+
+class _LRU(OrderedDict):
+    """Bounded cache; the lock guards insertion/eviction, hits stay lock-free under the GIL."""
+
+    def __init__(self, limit: int):
+        super().__init__()
+        self.limit, self.lock = limit, threading.Lock()
+
+    def fetch(self, key, build):
+        value = self.get(key)
+        if value is None:
+            value = build(key)
+            with self.lock:
+                self[key] = value
+                while len(self) > self.limit:
+                    self.popitem(last=False)
+        else:
+            try:
+                self.move_to_end(key)
+            except KeyError:  # evicted by another thread meanwhile; harmless
+                pass
+        return value
 
 
 def _normalise(timezone, hours, holidays, country) -> tuple:
@@ -111,7 +120,9 @@ def _normalise(timezone, hours, holidays, country) -> tuple:
     if country is not None and not isinstance(country, str):
         raise ValueError(f"invalid holiday country {country!r}")
     country = _check_country(country.strip().upper()) if country and country.strip() else None
-    return (name, week, _normalise_holidays(holidays), country)
+    if isinstance(holidays, str | date):
+        holidays = (holidays,)
+    return (name, week, tuple(sorted({_holiday(h) for h in holidays or ()})), country)
 
 
 def _overlap(segments, a: datetime, b: datetime) -> timedelta:
@@ -143,9 +154,7 @@ class BusinessCalendar:
         self._holidays = frozenset(holidays)
         self._country = country
         self._years: dict[int, frozenset] = {}
-        self._days: OrderedDict[int, tuple] = OrderedDict()
-        self._blocks: OrderedDict[int, timedelta] = OrderedDict()
-        self._lock = threading.Lock()
+        self._days, self._blocks = _LRU(_DAY_CACHE), _LRU(_BLOCK_CACHE)
         weekly = sum((e - s for day in self._spans for s, e in day), _ZERO)
         # Only try block skipping when the remainder likely exceeds a block (pure speed heuristic).
         self._block_hint = weekly * _BLOCK / 14
@@ -164,9 +173,7 @@ class BusinessCalendar:
         return self._key
 
     def __eq__(self, other):
-        if not isinstance(other, BusinessCalendar):
-            return NotImplemented
-        return self._key == other._key
+        return self._key == other._key if isinstance(other, BusinessCalendar) else NotImplemented
 
     def __hash__(self):
         return hash(self._key)
@@ -181,19 +188,13 @@ class BusinessCalendar:
     def to_dict(self) -> dict:
         """JSON-safe form (string weekday keys, "HH:MM" times) that from_dict reads back."""
         name, week, holidays, country = self._key
-        hours = {}
-        for day, intervals in enumerate(week):
-            if intervals:
-                hours[str(day)] = [
-                    [_format_time(s), _format_time(e if e <= _US_PER_DAY else e - _US_PER_DAY)]
-                    for s, e in intervals
-                ]
-        return {
-            "timezone": name,
-            "hours": hours,
-            "holidays": [d.isoformat() for d in holidays],
-            "country": country,
+        hours = {
+            str(day): [[_format_time(s), _format_time(e - _US_PER_DAY * (e > _US_PER_DAY))]
+                       for s, e in intervals]  # an overnight end is the next day's clock time
+            for day, intervals in enumerate(week) if intervals
         }
+        holidays = [d.isoformat() for d in holidays]
+        return {"timezone": name, "hours": hours, "holidays": holidays, "country": country}
 
     def is_open(self, at: datetime) -> bool:
         t = self._to_utc(at)
@@ -208,37 +209,32 @@ class BusinessCalendar:
         t = self._to_utc(start)
         if not delta:
             return self._out(t)
-        n, entry = self._locate(t)
-        left = delta
-        for s, e in entry[2]:
-            if e <= t:
-                continue
-            span = e - (s if s > t else t)
-            if left <= span:  # "<=": landing exactly on a close returns the close
-                return self._out(e - span + left)
-            left -= span
-        n += 1
-        idle = 0
+        n, (lo, _, segments, total) = self._locate(t)
+        left, idle = delta, 0
         while True:
-            if n % _BLOCK == 0 and left > self._block_hint:
-                total = self._block(n // _BLOCK)
-                if total < left:
-                    left -= total
-                    n += _BLOCK
-                    idle = 0 if total else idle + _BLOCK
-                    self._check_idle(idle, start)
-                    continue
-            segments, total = self._entry(n)[2:]
-            if total < left:
+            if lo >= t and total < left:  # the whole day lies after start: skip it by its total
                 left -= total
                 idle = 0 if total else idle + 1
-                self._check_idle(idle, start)
-                n += 1
-                continue
-            for s, e in segments:
-                if left <= e - s:
-                    return self._out(s + left)
-                left -= e - s
+            else:
+                for s, e in segments:
+                    if e > t:
+                        span = e - (s if s > t else t)
+                        if left <= span:  # "<=": landing exactly on a close returns the close
+                            return self._out(e - span + left)
+                        left -= span
+                        idle = 0
+            n += 1
+            while n % _BLOCK == 0 and left > self._block_hint:
+                total = self._block(n // _BLOCK)
+                if total >= left:
+                    break
+                left -= total
+                n += _BLOCK
+                idle = 0 if total else idle + _BLOCK
+            if idle > _MAX_IDLE_DAYS:
+                raise ValueError(f"calendar has no open time for over {_MAX_IDLE_DAYS} days "
+                                 f"after {start}: holidays block every opening")
+            lo, _, segments, total = self._entry(n)
 
     def elapsed(self, start: datetime, end: datetime) -> timedelta:
         """Open time between two instants (zero when end <= start)."""
@@ -261,13 +257,6 @@ class BusinessCalendar:
         return total
 
     # -- internals ------------------------------------------------------------------------------
-    def _check_idle(self, idle: int, start) -> None:
-        if idle > _MAX_IDLE_DAYS:
-            raise ValueError(
-                f"calendar has no open time for over {_MAX_IDLE_DAYS} days after {start}: "
-                "holidays block every opening"
-            )
-
     def _to_utc(self, dt: datetime) -> datetime:
         if not isinstance(dt, datetime):
             raise TypeError(f"expected a datetime, not {type(dt).__name__}")
@@ -319,14 +308,10 @@ class BusinessCalendar:
         return out
 
     def _entry(self, n: int) -> tuple:
+        return self._days.fetch(n, self._build_entry)
+
+    def _build_entry(self, n: int) -> tuple:
         """(window start, window end, merged open segments, their total) for local date n."""
-        entry = self._days.get(n)
-        if entry is not None:
-            try:
-                self._days.move_to_end(n)
-            except KeyError:  # evicted by another thread in between; harmless
-                pass
-            return entry
         offset = self._zone.utcoffset
         lo, hi = datetime.fromordinal(n), datetime.fromordinal(n + 1)
         lo, hi = lo - offset(lo), hi - offset(hi)
@@ -342,22 +327,13 @@ class BusinessCalendar:
                     segments[-1] = (segments[-1][0], e)
             else:
                 segments.append((s, e))
-        entry = (lo, hi, tuple(segments), sum((e - s for s, e in segments), _ZERO))
-        self._store(self._days, n, entry, _DAY_CACHE)
-        return entry
+        return (lo, hi, tuple(segments), sum((e - s for s, e in segments), _ZERO))
 
     def _block(self, b: int) -> timedelta:
-        total = self._blocks.get(b)
-        if total is None:
-            total = sum((self._entry(n)[3] for n in range(b * _BLOCK, (b + 1) * _BLOCK)), _ZERO)
-            self._store(self._blocks, b, total, _BLOCK_CACHE)
-        return total
+        return self._blocks.fetch(b, self._build_block)
 
-    def _store(self, cache: OrderedDict, k: int, value, limit: int) -> None:
-        with self._lock:
-            cache[k] = value
-            while len(cache) > limit:
-                cache.popitem(last=False)
+    def _build_block(self, b: int) -> timedelta:
+        return sum((self._entry(n)[3] for n in range(b * _BLOCK, (b + 1) * _BLOCK)), _ZERO)
 
 
 @functools.lru_cache(maxsize=256)

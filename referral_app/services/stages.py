@@ -1,0 +1,65 @@
+"""Lead stages: the allowed moves, and the one function that moves a lead and records it."""
+from datetime import datetime
+
+from referral_app.errors import InvalidTransition
+from referral_app.extensions import db
+from referral_app.jobs import enqueue_after_commit
+from referral_app.models import Lead, LeadEvent
+from referral_app.models.base import utcnow
+from referral_app.models.lead import OPEN_STAGES
+
+# from-stage -> the stages it may move to. A purchase may jump any open stage to won.
+TRANSITIONS: dict[str, set[str]] = {
+    "new": {"mql", "sql", "rejected", "recycled", "won", "lost"},
+    "mql": {"sql", "rejected", "recycled", "won", "lost"},
+    "sql": {"opportunity", "lost", "recycled", "won"},
+    "opportunity": {"won", "lost"},
+    "recycled": {"mql", "new"},
+    "won": set(),
+    "lost": set(),
+    "rejected": set(),
+}
+
+# Stage-to-trigger names for give-get rewards ("submitted" is fired by intake).
+REWARD_TRIGGERS = {"mql": "mql", "sql": "sql", "opportunity": "opportunity", "won": "won"}
+
+
+def can_move(lead: Lead, to_stage: str) -> bool:
+    return to_stage in TRANSITIONS.get(lead.stage, set())
+
+
+def change_stage(lead: Lead, to_stage: str, actor_id: int | None = None,
+                 at: datetime | None = None, reason: str | None = None,
+                 data: dict | None = None) -> LeadEvent:
+    """Move `lead` to `to_stage` (or refuse with 409 invalid_transition) and record the event.
+
+    Enqueues `jobs.lead_events.stage_changed(event_id)` after commit: rewards, referrer
+    notifications and webhooks hang off that job, never off the request.
+    """
+    if not can_move(lead, to_stage):
+        raise InvalidTransition(
+            f"A lead in stage '{lead.stage}' cannot move to '{to_stage}'.",
+            fields={"stage": [lead.stage]},
+        )
+    at = at or utcnow()
+    event = LeadEvent(lead=lead, kind="stage", from_stage=lead.stage, to_stage=to_stage,
+                      actor_id=actor_id, at=at, reason=reason, data=data or {})
+    lead.stage = to_stage
+    lead.is_open = to_stage in OPEN_STAGES
+    # Releasing the unique open_email lets the same person be referred again later.
+    lead.open_email = lead.email if lead.is_open else None
+    lead.closed_at = None if lead.is_open else at
+    db.session.add(event)
+    db.session.flush()
+    enqueue_after_commit("referral_app.jobs.lead_events.stage_changed", event.id)
+    return event
+
+
+def record_arrival(lead: Lead, actor_id: int | None = None, at: datetime | None = None,
+                   source: str | None = None) -> LeadEvent:
+    """The first event of every lead: it arrived in stage `new`."""
+    event = LeadEvent(lead=lead, kind="stage", from_stage=None, to_stage="new",
+                      actor_id=actor_id, at=at or utcnow(), data={"source": source} if source else {})
+    db.session.add(event)
+    db.session.flush()
+    return event
