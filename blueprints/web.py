@@ -16,7 +16,7 @@ from referral_app.policy import may
 NAVIGATION = [
     ("portal.home", "Programs", {"referrer"}),
     ("portal.referrals", "My referrals", {"referrer"}),
-    ("portal.rewards", "My rewards", {"referrer"}),
+    ("rewards.mine", "My rewards", {"referrer"}),
     ("queue.index", "My queue", {"sales", "sales_manager"}),
     ("queue.team", "Team", {"sales_manager", "admin"}),
     ("programs.index", "Programs", {"marketing", "admin"}),

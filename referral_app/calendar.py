@@ -40,18 +40,16 @@ def _parse_time(value, *, is_end: bool) -> int:
 
 
 def _format_time(us: int) -> str:
-    text = f"{us // 3_600_000_000:02d}:{us // 60_000_000 % 60:02d}"
-    if us % 60_000_000:  # seconds only when needed, so the stored form stays "HH:MM"
-        text += f":{us // 1_000_000 % 60:02d}" + (f".{us % 1_000_000:06d}" if us % 1_000_000 else "")
-    return text
+    if us == _US_PER_DAY:
+        return "24:00"
+    clock = (datetime.min + timedelta(microseconds=us)).time()
+    return clock.isoformat("auto" if us % 60_000_000 else "minutes")  # seconds only if needed
 
 
 def _normalise_hours(hours) -> tuple:
     """7-tuple (Monday first) of sorted unique (start_us, end_us); overnight ends exceed a day."""
-    if not hasattr(hours, "items"):
-        raise ValueError("hours must be a mapping {weekday: [(start, end), ...]}")
     week: list[set] = [set() for _ in range(7)]
-    for key, intervals in hours.items():
+    for key, intervals in dict(hours).items():
         # JSON object keys arrive as "0".."6"; bools are ints in Python but never a weekday.
         ok = isinstance(key, int | str) and not isinstance(key, bool)
         day = int(key) if ok and str(key).strip().isdigit() else -1
@@ -128,12 +126,8 @@ def _normalise(timezone, hours, holidays, country) -> tuple:
 def _overlap(segments, a: datetime, b: datetime) -> timedelta:
     total = _ZERO
     for s, e in segments:
-        if s < a:
-            s = a
-        if e > b:
-            e = b
-        if e > s:
-            total += e - s
+        if e > a and s < b:
+            total += min(e, b) - max(s, a)
     return total
 
 
@@ -147,26 +141,20 @@ class BusinessCalendar:
         self._key = key
         name, week, holidays, country = key
         self._zone = ZoneInfo(name)
-        self._spans = tuple(
-            tuple((timedelta(microseconds=s), timedelta(microseconds=e)) for s, e in day)
-            for day in week
-        )
+        us = timedelta(microseconds=1)
+        self._spans = tuple(tuple((s * us, e * us) for s, e in day) for day in week)
         self._holidays = frozenset(holidays)
         self._country = country
         self._years: dict[int, frozenset] = {}
-        self._days, self._blocks = _LRU(_DAY_CACHE), _LRU(_BLOCK_CACHE)
+        # partial, not a method: one Python frame less on the hottest path
+        self._entry = functools.partial(_LRU(_DAY_CACHE).fetch, build=self._build_entry)
+        self._block = functools.partial(_LRU(_BLOCK_CACHE).fetch, build=self._build_block)
         weekly = sum((e - s for day in self._spans for s, e in day), _ZERO)
         # Only try block skipping when the remainder likely exceeds a block (pure speed heuristic).
         self._block_hint = weekly * _BLOCK / 14
 
-    # -- public API ---------------------------------------------------------------------------
-    @property
-    def timezone(self) -> str:
-        return self._key[0]
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return self._zone
+    timezone = property(lambda self: self._key[0], doc="IANA zone name")
+    zone = property(lambda self: self._zone, doc="the ZoneInfo")
 
     def key(self) -> tuple:
         """Hashable normalised identity (timezone, hours, holidays, country)."""
@@ -193,8 +181,8 @@ class BusinessCalendar:
                        for s, e in intervals]  # an overnight end is the next day's clock time
             for day, intervals in enumerate(week) if intervals
         }
-        holidays = [d.isoformat() for d in holidays]
-        return {"timezone": name, "hours": hours, "holidays": holidays, "country": country}
+        days = [d.isoformat() for d in holidays]
+        return {"timezone": name, "hours": hours, "holidays": days, "country": country}
 
     def is_open(self, at: datetime) -> bool:
         t = self._to_utc(at)
@@ -241,29 +229,22 @@ class BusinessCalendar:
         a, b = self._to_utc(start), self._to_utc(end)
         if b <= a:
             return _ZERO
-        na, ea = self._locate(a)
-        nb, eb = self._locate(b)
+        (na, ea), (nb, eb) = self._locate(a), self._locate(b)
         if na == nb:
             return _overlap(ea[2], a, b)
         total = _overlap(ea[2], a, ea[1]) + _overlap(eb[2], eb[0], b)
         n = na + 1
         while n < nb:
-            if n % _BLOCK == 0 and n + _BLOCK <= nb:
-                total += self._block(n // _BLOCK)
-                n += _BLOCK
-            else:
-                total += self._entry(n)[3]
-                n += 1
+            step = _BLOCK if n % _BLOCK == 0 and n + _BLOCK <= nb else 1
+            total += self._block(n // _BLOCK) if step > 1 else self._entry(n)[3]
+            n += step
         return total
 
-    # -- internals ------------------------------------------------------------------------------
     def _to_utc(self, dt: datetime) -> datetime:
         if not isinstance(dt, datetime):
             raise TypeError(f"expected a datetime, not {type(dt).__name__}")
-        offset = dt.utcoffset()
-        if offset is None:  # naive: wall-clock time here, fold as given (see module comment)
-            return dt.replace(tzinfo=None) - self._zone.utcoffset(dt)
-        return dt.replace(tzinfo=None) - offset
+        offset = dt.utcoffset()  # None when naive: wall-clock time here, fold as given
+        return dt.replace(tzinfo=None) - (self._zone.utcoffset(dt) if offset is None else offset)
 
     def _out(self, t: datetime) -> datetime:
         return self._zone.fromutc(t.replace(tzinfo=self._zone))
@@ -272,26 +253,19 @@ class BusinessCalendar:
         """Local date ordinal whose [midnight, next midnight) window holds UTC instant t."""
         n = self._out(t).toordinal()
         entry = self._entry(n)
-        while t < entry[0]:  # only in zones whose transitions touch midnight
-            n -= 1
-            entry = self._entry(n)
-        while t >= entry[1]:
-            n += 1
+        while not entry[0] <= t < entry[1]:  # only in zones whose transitions touch midnight
+            n += 1 if t >= entry[1] else -1
             entry = self._entry(n)
         return n, entry
 
     def _is_holiday(self, day: date) -> bool:
-        if day in self._holidays:
-            return True
-        if self._country is None:
-            return False
-        years = self._years.get(day.year)
-        if years is None:
+        if self._country is None or day in self._holidays:
+            return day in self._holidays
+        if day.year not in self._years:  # the package builds a whole year at a time
             import holidays
 
-            years = frozenset(holidays.country_holidays(self._country, years=day.year))
-            self._years[day.year] = years
-        return day in years
+            self._years[day.year] = frozenset(holidays.country_holidays(self._country, years=day.year))
+        return day in self._years[day.year]
 
     def _owned(self, n: int) -> list:
         """UTC intervals that start on local date n (a holiday starts none)."""
@@ -307,9 +281,6 @@ class BusinessCalendar:
                 out.append((us, ue))
         return out
 
-    def _entry(self, n: int) -> tuple:
-        return self._days.fetch(n, self._build_entry)
-
     def _build_entry(self, n: int) -> tuple:
         """(window start, window end, merged open segments, their total) for local date n."""
         offset = self._zone.utcoffset
@@ -320,17 +291,11 @@ class BusinessCalendar:
         segments: list = []
         for s, e in sorted(self._owned(n - 1) + self._owned(n)):
             s, e = max(s, lo), min(e, hi)
-            if e <= s:
-                continue
-            if segments and s <= segments[-1][1]:
-                if e > segments[-1][1]:
-                    segments[-1] = (segments[-1][0], e)
-            else:
+            if segments and s <= segments[-1][1]:  # overlapping or touching: merge
+                s, e = segments[-1][0], max(e, segments.pop()[1])
+            if e > s:
                 segments.append((s, e))
         return (lo, hi, tuple(segments), sum((e - s for s, e in segments), _ZERO))
-
-    def _block(self, b: int) -> timedelta:
-        return self._blocks.fetch(b, self._build_block)
 
     def _build_block(self, b: int) -> timedelta:
         return sum((self._entry(n)[3] for n in range(b * _BLOCK, (b + 1) * _BLOCK)), _ZERO)
