@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from collections import OrderedDict
 from datetime import date, datetime, time, timedelta
@@ -23,19 +24,18 @@ _BLOCK = 32  # days per cached block total: long spans skip whole blocks instead
 _DAY_CACHE = 8192  # per-date LRU (~22 years of dates per calendar)
 _BLOCK_CACHE = 1024
 _MAX_IDLE_DAYS = 3660  # ~10 years without any open time: holidays block everything, give up
+_CLOCK = re.compile(r"([0-2][0-9]):([0-5][0-9])(?::([0-5][0-9])(?:\.([0-9]{6}))?)?", re.ASCII)
 
 
 def _parse_time(value, *, is_end: bool) -> int:
     """Microseconds since midnight; "24:00" is only meaningful as an end."""
     if isinstance(value, time):
-        return ((value.hour * 60 + value.minute) * 60 + value.second) * 1_000_000 + value.microsecond
-    if isinstance(value, str):
-        parts = value.strip().split(":")
-        if 2 <= len(parts) <= 3 and all(p.isascii() and p.isdigit() for p in parts):
-            h, m = int(parts[0]), int(parts[1])
-            s = int(parts[2]) if len(parts) == 3 else 0
-            if m < 60 and s < 60 and (h < 24 or (is_end and (h, m, s) == (24, 0, 0))):
-                return (h * 3600 + m * 60 + s) * 1_000_000
+        return (value.hour * 3600 + value.minute * 60 + value.second) * 10**6 + value.microsecond
+    match = _CLOCK.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match:
+        h, m, s, us = int(match[1]), int(match[2]), int(match[3] or 0), int(match[4] or 0)
+        if h < 24 or (is_end and (h, m, s, us) == (24, 0, 0, 0)):
+            return (h * 3600 + m * 60 + s) * 1_000_000 + us
     raise ValueError(f"invalid time of day {value!r} (expected 'HH:MM', 'HH:MM:SS' or time)")
 
 
@@ -50,10 +50,8 @@ def _normalise_hours(hours) -> tuple:
     """7-tuple (Monday first) of sorted unique (start_us, end_us); overnight ends exceed a day."""
     week: list[set] = [set() for _ in range(7)]
     for key, intervals in dict(hours).items():
-        # JSON object keys arrive as "0".."6"; bools are ints in Python but never a weekday.
-        ok = isinstance(key, int | str) and not isinstance(key, bool)
-        day = int(key) if ok and str(key).strip().isdigit() else -1
-        if not 0 <= day <= 6:
+        day = int(key) if isinstance(key, int | str) and str(key).strip().isdigit() else -1
+        if not 0 <= day <= 6:  # JSON object keys arrive as "0".."6"; str(True) is no digit
             raise ValueError(f"invalid weekday {key!r} (expected 0=Monday .. 6=Sunday)")
         for pair in intervals or ():
             if not isinstance(pair, list | tuple) or len(pair) != 2:
@@ -72,15 +70,6 @@ def _holiday(value) -> date:
         return date.fromisoformat(value.strip())
     except (AttributeError, ValueError):
         raise ValueError(f"invalid holiday {value!r} (expected a date or YYYY-MM-DD)") from None
-
-
-@functools.lru_cache(maxsize=64)
-def _check_country(code: str) -> str:
-    import holidays  # lazy: importing the package is slow and most calendars never need it
-
-    if code not in holidays.list_supported_countries():
-        raise ValueError(f"unknown holiday country {code!r}")
-    return code
 
 
 class _LRU(OrderedDict):
@@ -115,11 +104,13 @@ def _normalise(timezone, hours, holidays, country) -> tuple:
     week = _normalise_hours(hours)
     if not any(week):
         raise ValueError("calendar has no opening hours")
-    if country is not None and not isinstance(country, str):
-        raise ValueError(f"invalid holiday country {country!r}")
-    country = _check_country(country.strip().upper()) if country and country.strip() else None
-    if isinstance(holidays, str | date):
-        holidays = (holidays,)
+    country = country.strip().upper() or None if isinstance(country, str) else country
+    if country is not None:
+        # lazy import: the package is slow to import and most calendars never need it
+        from holidays import list_supported_countries  # (a cached list)
+
+        if country not in list_supported_countries():
+            raise ValueError(f"unknown holiday country {country!r}")
     return (name, week, tuple(sorted({_holiday(h) for h in holidays or ()})), country)
 
 
@@ -139,19 +130,15 @@ class BusinessCalendar:
 
     def _setup(self, key: tuple) -> None:
         self._key = key
-        name, week, holidays, country = key
-        self._zone = ZoneInfo(name)
+        name, week, holidays, self._country = key
+        self._zone, self._holidays, self._years = ZoneInfo(name), frozenset(holidays), {}
         us = timedelta(microseconds=1)
         self._spans = tuple(tuple((s * us, e * us) for s, e in day) for day in week)
-        self._holidays = frozenset(holidays)
-        self._country = country
-        self._years: dict[int, frozenset] = {}
         # partial, not a method: one Python frame less on the hottest path
         self._entry = functools.partial(_LRU(_DAY_CACHE).fetch, build=self._build_entry)
         self._block = functools.partial(_LRU(_BLOCK_CACHE).fetch, build=self._build_block)
-        weekly = sum((e - s for day in self._spans for s, e in day), _ZERO)
-        # Only try block skipping when the remainder likely exceeds a block (pure speed heuristic).
-        self._block_hint = weekly * _BLOCK / 14
+        # Try block skipping only when the rest likely exceeds a block (pure speed heuristic).
+        self._block_hint = sum((e - s for d in self._spans for s, e in d), _ZERO) * _BLOCK / 14
 
     timezone = property(lambda self: self._key[0], doc="IANA zone name")
     zone = property(lambda self: self._zone, doc="the ZoneInfo")
@@ -190,9 +177,7 @@ class BusinessCalendar:
 
     def add(self, start: datetime, delta: timedelta) -> datetime:
         """Instant at which ``delta`` of open time has passed after ``start``."""
-        if not isinstance(delta, timedelta):
-            raise TypeError(f"delta must be a timedelta, not {type(delta).__name__}")
-        if delta < _ZERO:
+        if delta < _ZERO:  # a non-timedelta raises TypeError right here
             raise ValueError("delta must not be negative")
         t = self._to_utc(start)
         if not delta:
@@ -264,7 +249,8 @@ class BusinessCalendar:
         if day.year not in self._years:  # the package builds a whole year at a time
             import holidays
 
-            self._years[day.year] = frozenset(holidays.country_holidays(self._country, years=day.year))
+            found = holidays.country_holidays(self._country, years=day.year)
+            self._years[day.year] = frozenset(found)
         return day in self._years[day.year]
 
     def _owned(self, n: int) -> list:

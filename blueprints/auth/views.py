@@ -52,7 +52,7 @@ def sign_in():
                                      f"{current_app.config['LOGIN_LOCKOUT_MINUTES']} minutes.")
         else:
             form.password.errors.append("That e-mail and password do not match.")
-    return render_template("auth/sign_in.html", form=form), 200 if not form.errors else 401
+    return render_template("auth/sign_in.html", form=form)
 
 
 @bp.route("/sign-up", methods=["GET", "POST"])
@@ -74,7 +74,7 @@ def sign_up():
             login_user(user)
             flash("Your account is ready. Pick a program and share your link.", "success")
             return redirect(url_for("auth.home"))
-    return render_template("auth/sign_up.html", form=form), 200 if not form.errors else 422
+    return render_template("auth/sign_up.html", form=form)
 
 
 @bp.post("/sign-out")

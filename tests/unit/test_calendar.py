@@ -216,7 +216,9 @@ def test_overnight_ending_at_midnight_equals_24h():
 
 
 def test_dict_round_trip_is_json_safe():
-    for cal in (US, NIGHT_BER, SPLIT, ALWAYS_BER):
+    odd = BusinessCalendar("UTC", {6: [(time(9, 0, 30), time(17, 0, 0, 250)), ("23:00", "00:30")]})
+    assert odd.to_dict()["hours"] == {"6": [["09:00:30", "17:00:00.000250"], ["23:00", "00:30"]]}
+    for cal in (US, NIGHT_BER, SPLIT, ALWAYS_BER, odd):
         data = json.loads(json.dumps(cal.to_dict()))
         assert set(data) == {"timezone", "hours", "holidays", "country"}
         assert BusinessCalendar.from_dict(data) == cal
