@@ -28,6 +28,7 @@ NAVIGATION = [
     ("reports.pack", "Interlock pack", {"sales_manager", "marketing", "admin"}),
     ("admin.users", "Users", {"admin"}),
     ("admin.outbox", "Outbox", {"admin"}),
+    ("privacy.admin", "Privacy", {"admin"}),
 ]
 
 HOME_BY_ROLE = {

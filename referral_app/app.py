@@ -8,7 +8,7 @@ from flask import Flask
 from referral_app import config as settings
 from referral_app.extensions import csrf, db, limiter, login_manager, migrate
 
-WEB_BLUEPRINTS = ("auth", "health", "portal", "intake", "rewards", "queue", "programs", "reports", "admin")
+WEB_BLUEPRINTS = ("auth", "health", "privacy", "portal", "intake", "rewards", "queue", "programs", "reports", "admin")
 
 
 def create_app(config: dict | None = None) -> Flask:
