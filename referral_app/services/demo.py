@@ -1,4 +1,6 @@
 """The demo company: people, calendar, agreements and programs (idempotent)."""
+from decimal import Decimal
+
 from sqlalchemy import select
 
 from referral_app.extensions import db
@@ -32,6 +34,9 @@ def seed() -> bool:
                                  monthly_qualified_leads=target, effective_at=utcnow()))
     programs()
     db.session.flush()
+    from referral_app.services.demo_history import seed_history
+
+    seed_history()
     return True
 
 
@@ -81,6 +86,6 @@ def programs() -> None:
                           "Sign up through my link and get {offer}: {link} — {referrer_first_name}",
         )
         for side, trigger, kind, amount in rules:
-            program.rules.append(RewardRule(side=side, trigger=trigger, kind=kind, amount=amount,
+            program.rules.append(RewardRule(side=side, trigger=trigger, kind=kind, amount=Decimal(amount),
                                             currency="USD", hold_days=14))
         db.session.add(program)
