@@ -93,14 +93,22 @@ class IsolatedClient(FlaskClient):
     expired afterwards (so the test reads what the request wrote).
     """
 
+    _depth = contextvars.ContextVar("isolated_client_depth", default=0)
+
     def open(self, *args, **kwargs):
         from referral_app.extensions import db
 
+        if self._depth.get():  # a redirect being followed: already isolated
+            return super().open(*args, **kwargs)
         db.session.commit()
         try:
-            return contextvars.Context().run(super().open, *args, **kwargs)
+            return contextvars.Context().run(self._isolated_open, *args, **kwargs)
         finally:
             db.session.expire_all()
+
+    def _isolated_open(self, *args, **kwargs):
+        self._depth.set(1)
+        return super().open(*args, **kwargs)
 
 
 @pytest.fixture(autouse=True)

@@ -15,11 +15,20 @@ def _app(**overrides):
     return application
 
 
+def _sample(rule, name):
+    """A value the URL converter accepts: the first choice of an `any(...)`, else 1."""
+    converter = rule._converters.get(name)
+    items = getattr(converter, "items", None)
+    if items:
+        return sorted(items)[0]
+    return "x" if type(converter).__name__ in ("UnicodeConverter", "PathConverter") else 1
+
+
 def _post_urls(application):
     for rule in application.url_map.iter_rules():
         if "POST" not in rule.methods or rule.rule.startswith(NOT_FORMS):
             continue
-        args = {name: 1 for name in rule.arguments}
+        args = {name: _sample(rule, name) for name in rule.arguments}
         try:
             with application.test_request_context():
                 from flask import url_for
