@@ -48,15 +48,9 @@ def holidays_for(rng: random.Random) -> list[str]:
     return sorted(set(FIXED_HOLIDAYS) | extra)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=100_000)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--quick", action="store_true", help="smoke run with 1,000 cases")
-    args = parser.parse_args(argv)
-    n_cases = 1_000 if args.quick else args.cases
-    rng = random.Random(args.seed)
-
+def measure(n_cases: int = 100_000, seed: int = 1) -> dict:
+    """Time BusinessCalendar.add and pandas on the same random cases and compare the answers."""
+    rng = random.Random(seed)
     holidays = holidays_for(rng)
     cal = BusinessCalendar("UTC", {d: [("09:00", "17:00")] for d in range(5)}, holidays)
     # Offsets are built once per n: constructing a CustomBusinessHour is not what we time.
@@ -104,14 +98,29 @@ def main(argv: list[str] | None = None) -> int:
             normalised += 1
         else:
             mismatches.append((start, h, mine_naive, other))
+    return dict(cases=n_cases, seed=seed, holidays=len(holidays), t_cold=t_cold, t_warm=t_warm,
+                t_pandas=t_pandas, t_elapsed=t_elapsed, not_inverse=not_inverse,
+                normalised=normalised, mismatches=mismatches)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="smoke run with 1,000 cases")
+    args = parser.parse_args(argv)
+    n_cases = 1_000 if args.quick else args.cases
+    m = measure(n_cases, args.seed)
+    t_cold, t_warm, t_pandas = m["t_cold"], m["t_warm"], m["t_pandas"]
+    not_inverse, normalised, mismatches = m["not_inverse"], m["normalised"], m["mismatches"]
 
     per = 1e6 / n_cases
     print(f"cases: {n_cases:,} (seed {args.seed}); deltas whole hours 1..{MAX_HOURS}; "
-          f"{len(holidays)} holidays; starts over 2 years")
+          f"{m['holidays']} holidays; starts over 2 years")
     print(f"BusinessCalendar.add  cold caches: {t_cold * per:8.2f} us/call")
     print(f"BusinessCalendar.add  warm caches: {t_warm * per:8.2f} us/call")
     print(f"pandas ts + CustomBusinessHour(n): {t_pandas * per:8.2f} us/call")
-    print(f"BusinessCalendar.elapsed (warm):   {t_elapsed * per:8.2f} us/call (no pandas twin)")
+    print(f"BusinessCalendar.elapsed (warm):   {m['t_elapsed'] * per:8.2f} us/call (no pandas twin)")
     ratio_cold, ratio_warm = t_pandas / t_cold, t_pandas / t_warm
     print(f"speed ratio pandas/ours (add): {ratio_cold:.1f}x cold, {ratio_warm:.1f}x warm")
     print(f"normalised 'landing on close' cases (pandas gave the next opening): {normalised:,}")

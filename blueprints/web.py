@@ -26,6 +26,7 @@ NAVIGATION = [
     ("intake.imports", "Imports", {"marketing", "admin"}),
     ("reports.dashboard", "Reports", {"sales_manager", "marketing", "admin"}),
     ("reports.pack", "Interlock pack", {"sales_manager", "marketing", "admin"}),
+    ("reports.mine", "My numbers", {"sales"}),
     ("admin.users", "Users", {"admin"}),
     ("admin.outbox", "Outbox", {"admin"}),
     ("privacy.admin", "Privacy", {"admin"}),

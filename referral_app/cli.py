@@ -78,7 +78,8 @@ def sweep(at):
     """Mark every running clock that is past due as breached; print how many."""
     from referral_app.services import sla as sla_service
 
-    breached = sla_service.sweep(_parse_at(at))
+    # The breach notifications are enqueued with the sweep and leave on commit.
+    breached = sla_service.sweep_and_enqueue(_parse_at(at))
     db.session.commit()
     click.echo(f"{len(breached)} clock(s) breached.")
 

@@ -1,5 +1,5 @@
 """The one place that decides whether a user may do an action, optionally to one object."""
-from referral_app.models import Lead, Referral, Reward, User
+from referral_app.models import Lead, Program, Referral, Reward, User
 
 MARKETING = {"marketing", "admin"}
 MANAGERS = {"sales_manager", "marketing", "admin"}
@@ -12,13 +12,17 @@ ROLE_RULES: dict[str, set[str]] = {
     "agreement.read": {"sales", "sales_manager", "marketing", "admin"},
     "agreement.write": {"marketing", "sales_manager", "admin"},
     "agreement.sign": {"marketing", "sales_manager"},
+    "agreement.publish": MARKETING,  # POST /agreements: a version in force without sign-off
     "definition.write": MARKETING,
     "referral.create": {"referrer"},
     "referral.list": {"referrer", "marketing", "admin"},
     "referral.import": MARKETING,
+    "referral.review": MARKETING,  # the refused referrals intake recorded
     "queue.own": {"sales", "sales_manager"},
     "queue.team": {"sales_manager", "admin"},
     "lead.reassign": {"sales_manager", "admin"},
+    "lead.read": {"sales", "sales_manager", "marketing", "admin"},  # which roles may see leads
+    "lead.work": {"sales", "sales_manager"},  # roles that may work (their own) leads
     "reward.list": {"referrer", "marketing", "admin"},
     "reward.review": MARKETING,
     "purchase.create": {"admin"},
@@ -42,6 +46,8 @@ def may(user: User | None, action: str, obj=None) -> bool:
         return _lead(user, action, obj)
     if isinstance(obj, Reward):
         return _reward(user, action, obj)
+    if isinstance(obj, Program):
+        return _program(user, action, obj)
     return role in ROLE_RULES.get(action, set())
 
 
@@ -68,3 +74,14 @@ def _reward(user: User, action: str, reward: Reward) -> bool:
     if action == "reward.review":
         return user.role in MARKETING
     return False
+
+
+def _program(user: User, action: str, program: Program) -> bool:
+    if action == "program.read":
+        # Drafts are marketing's work in progress; referrers see the programs open to their kind.
+        if user.role in MARKETING:
+            return True
+        if user.role == "referrer":
+            return program.status in ("active", "paused") and user.kind in (program.referrer_kinds or ())
+        return program.status != "draft" and user.role in ROLE_RULES["program.read"]
+    return user.role in ROLE_RULES.get(action, set())

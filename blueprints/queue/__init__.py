@@ -2,3 +2,5 @@
 from flask import Blueprint
 
 bp = Blueprint("queue", __name__, url_prefix="/queue", template_folder="templates")
+
+from blueprints.queue import team, views  # noqa: E402,F401

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 03:17:18.937264
+Create Date: 2026-11-24 03:55:12.483198
 
 """
 from alembic import op
@@ -290,6 +290,8 @@ def upgrade():
     sa.Column('revenue', sa.Numeric(precision=14, scale=2), nullable=False),
     sa.Column('rewards', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
     sa.Column('reward_cost', sa.Numeric(precision=14, scale=2), nullable=False),
+    sa.Column('converted', sa.Integer(), nullable=False),
+    sa.Column('conversion', sa.Numeric(precision=5, scale=4), nullable=False),
     sa.Column('computed_at', referral_app.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['program_id'], ['programs.id'], name=op.f('fk_daily_snapshots_program_id_programs')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_daily_snapshots')),
@@ -420,6 +422,7 @@ def upgrade():
     sa.Column('received_at', referral_app.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('assigned_at', referral_app.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('first_attempt_at', referral_app.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sla_due_at', referral_app.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('closed_at', referral_app.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('updated_at', referral_app.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['agreement_id'], ['agreements.id'], name=op.f('fk_leads_agreement_id_agreements')),
@@ -435,6 +438,7 @@ def upgrade():
         batch_op.create_index('ix_leads_owner_open', ['owner_id', 'is_open'], unique=False)
         batch_op.create_index(batch_op.f('ix_leads_product'), ['product'], unique=False)
         batch_op.create_index('ix_leads_program_received', ['program_id', 'received_at'], unique=False)
+        batch_op.create_index('ix_leads_queue', ['owner_id', 'is_open', 'sla_due_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_leads_received_at'), ['received_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_leads_stage'), ['stage'], unique=False)
 
@@ -445,7 +449,7 @@ def upgrade():
     sa.Column('amount', sa.Numeric(precision=14, scale=2), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('purchased_at', referral_app.models.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('referral_code', sa.String(length=16), nullable=True),
+    sa.Column('referral_code', sa.String(length=64), nullable=True),
     sa.Column('referral_id', sa.Integer(), nullable=True),
     sa.Column('matched_by', sa.String(length=10), nullable=True),
     sa.Column('status', sa.String(length=10), nullable=False),
@@ -469,6 +473,7 @@ def upgrade():
     sa.Column('side', sa.String(length=10), nullable=False),
     sa.Column('trigger', sa.String(length=20), nullable=False),
     sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('kind', sa.String(length=10), nullable=False),
     sa.Column('amount', sa.Numeric(precision=14, scale=2), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('reason', sa.String(), nullable=True),
@@ -526,6 +531,7 @@ def upgrade():
     )
     with op.batch_alter_table('lead_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_lead_events_lead_id'), ['lead_id'], unique=False)
+        batch_op.create_index('ix_lead_events_lead_stage_at', ['lead_id', 'to_stage', 'at'], unique=False)
         batch_op.create_index('ix_lead_events_to_at', ['to_stage', 'at'], unique=False)
 
     op.create_table('reward_events',
@@ -555,6 +561,7 @@ def upgrade():
     sa.Column('met_at', referral_app.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('breached_at', referral_app.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('warned_at', referral_app.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('handled_at', referral_app.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['agreement_id'], ['agreements.id'], name=op.f('fk_sla_clocks_agreement_id_agreements')),
     sa.ForeignKeyConstraint(['lead_id'], ['leads.id'], name=op.f('fk_sla_clocks_lead_id_leads')),
     sa.ForeignKeyConstraint(['owner_id'], ['users.id'], name=op.f('fk_sla_clocks_owner_id_users')),
@@ -562,8 +569,11 @@ def upgrade():
     sa.UniqueConstraint('lead_id', 'kind', name=op.f('uq_sla_clocks_lead_id_kind'))
     )
     with op.batch_alter_table('sla_clocks', schema=None) as batch_op:
+        batch_op.create_index('ix_sla_clocks_breached_at', ['breached_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_sla_clocks_owner_id'), ['owner_id'], unique=False)
+        batch_op.create_index('ix_sla_clocks_started_kind', ['started_at', 'kind'], unique=False)
         batch_op.create_index('ix_sla_clocks_status_due', ['status', 'due_at'], unique=False)
+        batch_op.create_index('ix_sla_clocks_unhandled', ['breached_at'], unique=False, postgresql_where=sa.text("status = 'breached' AND handled_at IS NULL"), sqlite_where=sa.text("status = 'breached' AND handled_at IS NULL"))
 
     # ### end Alembic commands ###
 
@@ -571,8 +581,11 @@ def upgrade():
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
     with op.batch_alter_table('sla_clocks', schema=None) as batch_op:
+        batch_op.drop_index('ix_sla_clocks_unhandled', postgresql_where=sa.text("status = 'breached' AND handled_at IS NULL"), sqlite_where=sa.text("status = 'breached' AND handled_at IS NULL"))
         batch_op.drop_index('ix_sla_clocks_status_due')
+        batch_op.drop_index('ix_sla_clocks_started_kind')
         batch_op.drop_index(batch_op.f('ix_sla_clocks_owner_id'))
+        batch_op.drop_index('ix_sla_clocks_breached_at')
 
     op.drop_table('sla_clocks')
     with op.batch_alter_table('reward_events', schema=None) as batch_op:
@@ -581,6 +594,7 @@ def downgrade():
     op.drop_table('reward_events')
     with op.batch_alter_table('lead_events', schema=None) as batch_op:
         batch_op.drop_index('ix_lead_events_to_at')
+        batch_op.drop_index('ix_lead_events_lead_stage_at')
         batch_op.drop_index(batch_op.f('ix_lead_events_lead_id'))
 
     op.drop_table('lead_events')
@@ -605,6 +619,7 @@ def downgrade():
     with op.batch_alter_table('leads', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_leads_stage'))
         batch_op.drop_index(batch_op.f('ix_leads_received_at'))
+        batch_op.drop_index('ix_leads_queue')
         batch_op.drop_index('ix_leads_program_received')
         batch_op.drop_index(batch_op.f('ix_leads_product'))
         batch_op.drop_index('ix_leads_owner_open')

@@ -1,7 +1,22 @@
 """Follow-ups of a lead's change of stage: rewards, referrer notifications, webhooks."""
 from referral_app.extensions import db
 from referral_app.jobs.base import app_job
-from referral_app.models import LeadEvent
+from referral_app.models import LeadEvent, Referral
+from referral_app.services import rewards, webhooks
+from referral_app.services.notify import notify
+from referral_app.services.stages import REWARD_TRIGGERS
+
+# How the referrer reads each stage: "Jane Doe is now <words>".
+STAGE_WORDS = {
+    "mql": "a qualified lead",
+    "sql": "accepted by our sales team",
+    "opportunity": "a sales opportunity",
+    "won": "a customer",
+    "lost": "closed without a sale",
+    "rejected": "declined by our sales team",
+    "recycled": "back with marketing for now",
+    "new": "back in the queue",
+}
 
 
 @app_job
@@ -10,5 +25,20 @@ def stage_changed(event_id: int) -> str:
     event = db.session.get(LeadEvent, event_id)
     if event is None:
         return "missing"
-    # The rewards capability hooks in here (rewards per trigger, exactly once per rule).
+    if event.kind != "stage":
+        return "ignored"
+    lead = event.lead
+    trigger = REWARD_TRIGGERS.get(event.to_stage)
+    if trigger:
+        rewards.fire(lead.referral_id, trigger, at=event.at)
+    referral = db.session.get(Referral, lead.referral_id)
+    if referral.referrer_id is not None:
+        words = STAGE_WORDS.get(event.to_stage, event.to_stage)
+        notify("stage_changed", f"Your referral {referral.referee_name} is now {words}",
+               f"{referral.referee_name}, whom you referred to {lead.program.name}, is now "
+               f"{words}.", user_id=referral.referrer_id,
+               data={"referral_id": referral.id, "lead_id": lead.id, "stage": event.to_stage},
+               dedupe_key=f"stage:{event_id}")
+    webhooks.publish("lead.stage_changed", webhooks.stage_payload(event),
+                     key=f"lead.stage_changed:{event_id}")
     return "ok"

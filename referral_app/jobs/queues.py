@@ -1,5 +1,6 @@
 """Queue names, and enqueue-after-commit: jobs leave only once their data is committed."""
 import logging
+import re
 from datetime import datetime
 
 from flask import current_app
@@ -55,9 +56,23 @@ def enqueue_after_commit(func: str, *args, queue: str = DEFAULT, job_id: str | N
     )
 
 
+def rq_job_id(job_id: str | None) -> str | None:
+    """A deterministic job id under this deployment's prefix, in the characters RQ allows.
+
+    Row ids restart per database, so deployments (or test runs) sharing one Redis must not
+    mistake each other's jobs for their own.
+    """
+    if job_id is None:
+        return None
+    prefix = re.sub(r"[^A-Za-z0-9_-]", "-", current_app.config.get("QUEUE_PREFIX", ""))
+    job_id = re.sub(r"[^A-Za-z0-9_-]", "-", job_id)
+    return job_id if job_id.startswith(prefix) else prefix + job_id
+
+
 def send(job: dict) -> None:
     """Enqueue now; with a job id an existing job of that id is left alone (runs once)."""
     q = get_queue(job["queue"])
+    job = dict(job, job_id=rq_job_id(job["job_id"]))
     retry = Retry(max=job["retries"], interval=[10, 60, 300][: job["retries"]] or None) \
         if job["retries"] else None
     kwargs = dict(job_id=job["job_id"], retry=retry)
@@ -75,7 +90,7 @@ def _send_pending(session):
     for job in jobs:
         try:
             send(job)
-        except (RedisError, OSError) as exc:
+        except (RedisError, OSError, ValueError) as exc:
             # The data is committed; the sweep and the outbox re-enqueue from the database.
             log.warning("could not enqueue %s (%s); the periodic sweep will recover it",
                         job["func"], exc)

@@ -21,6 +21,8 @@ class Lead(db.Model):
         # The queue: a rep's open leads; reports: leads per program over time.
         Index("ix_leads_owner_open", "owner_id", "is_open"),
         Index("ix_leads_program_received", "program_id", "received_at"),
+        # The queue page: one rep's open leads already in urgency order, read with a LIMIT.
+        Index("ix_leads_queue", "owner_id", "is_open", "sla_due_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -43,6 +45,9 @@ class Lead(db.Model):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Earliest due time among the lead's unmet SLA clocks (NULL when none): the queue's
+    # urgency, kept by services.sla so the queue is an index scan, not an aggregate.
+    sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -59,7 +64,11 @@ class LeadEvent(db.Model):
     """One change of stage (or owner): who, when, from, to."""
 
     __tablename__ = "lead_events"
-    __table_args__ = (Index("ix_lead_events_to_at", "to_stage", "at"),)
+    __table_args__ = (
+        Index("ix_lead_events_to_at", "to_stage", "at"),
+        # Reports: how far each lead got (index-only per lead) and "later went to sql".
+        Index("ix_lead_events_lead_stage_at", "lead_id", "to_stage", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)

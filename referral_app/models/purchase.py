@@ -20,7 +20,7 @@ class Purchase(db.Model):
     amount: Mapped[Decimal] = mapped_column(MONEY)
     currency: Mapped[str] = mapped_column(String(3))
     purchased_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    referral_code: Mapped[str | None] = mapped_column(String(16))
+    referral_code: Mapped[str | None] = mapped_column(String(64))  # a referral or coupon code
     referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"), index=True)
     matched_by: Mapped[str | None] = mapped_column(String(10))
     status: Mapped[str] = mapped_column(String(10), default="unmatched")  # unmatched | matched

@@ -41,6 +41,8 @@ class Referral(db.Model):
     referrer = relationship("User")
     code = relationship("ReferralCode")
     lead = relationship("Lead", back_populates="referral", uselist=False)
+    # Read-only view of the reward ledger, which the rewards capability writes.
+    rewards = relationship("Reward", viewonly=True, order_by="Reward.id")
 
 
 class RefusedReferral(db.Model):
@@ -86,7 +88,7 @@ class CsvImport(db.Model):
     filename: Mapped[str] = mapped_column(String(300))
     stored_path: Mapped[str] = mapped_column(String(500))
     mapping: Mapped[dict] = mapped_column(JSONType, default=dict)
-    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued|running|done|failed
+    status: Mapped[str] = mapped_column(String(20), default="queued")  # mapping|queued|running|done|failed
     total_rows: Mapped[int] = mapped_column(default=0)
     processed: Mapped[int] = mapped_column(default=0)
     created: Mapped[int] = mapped_column(default=0)

@@ -2,7 +2,7 @@
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from referral_app.extensions import db
@@ -22,6 +22,9 @@ class DailySnapshot(db.Model):
     revenue: Mapped[Decimal] = mapped_column(MONEY, default=0)
     rewards: Mapped[dict] = mapped_column(JSONType, default=dict)  # {"issued": {"n":1,"cost":"100.00"}}
     reward_cost: Mapped[Decimal] = mapped_column(MONEY, default=0)
+    # Of the referrals made that day, how many have a matched purchase so far, and the share.
+    converted: Mapped[int] = mapped_column(default=0)
+    conversion: Mapped[Decimal] = mapped_column(Numeric(5, 4), default=0)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -27,6 +27,9 @@ class Reward(db.Model):
     side: Mapped[str] = mapped_column(String(10))
     trigger: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(10), default="pending")
+    # "fixed": amount is money; "percent": a give-side discount of `amount` percent whose
+    # value is unknown until the referee buys (so it is not counted as cost).
+    kind: Mapped[str] = mapped_column(String(10), default="fixed")
     amount: Mapped[Decimal] = mapped_column(MONEY)
     currency: Mapped[str] = mapped_column(String(3))
     reason: Mapped[str | None] = mapped_column()

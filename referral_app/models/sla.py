@@ -1,7 +1,7 @@
 """SLA clocks: one obligation on one lead, with its due time fixed at start."""
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from referral_app.extensions import db
@@ -17,6 +17,14 @@ class SlaClock(db.Model):
         UniqueConstraint("lead_id", "kind"),
         # The sweep: every running clock past its due time, in one range scan.
         Index("ix_sla_clocks_status_due", "status", "due_at"),
+        # Managers' "breaches of the day".
+        Index("ix_sla_clocks_breached_at", "breached_at"),
+        # Reports: the clocks that started in a period (per month, by kind).
+        Index("ix_sla_clocks_started_kind", "started_at", "kind"),
+        # Breaches whose handling job was lost (Redis down): the sweep re-enqueues them.
+        Index("ix_sla_clocks_unhandled", "breached_at",
+              postgresql_where=text("status = 'breached' AND handled_at IS NULL"),
+              sqlite_where=text("status = 'breached' AND handled_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -30,5 +38,6 @@ class SlaClock(db.Model):
     met_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # breach notified/acted on
 
     lead = relationship("Lead", back_populates="clocks")

@@ -14,17 +14,23 @@ PLACEHOLDERS = {
 }
 
 
-def placeholders_in(template: str) -> list[str]:
-    """The placeholder names a template uses; raises ValidationFailed on broken braces."""
+def placeholders_in(template: str, field: str = "share_message") -> list[str]:
+    """The placeholder names a template uses; raises ValidationFailed (on `field`) on broken braces."""
     try:
         return [name for _, name, _, _ in string.Formatter().parse(template or "") if name is not None]
     except ValueError as exc:
         raise ValidationFailed("The message has an unmatched brace.",
-                               {"share_message": [f"Unmatched brace: {exc}. Write {{{{ for a literal brace."]}) from exc
+                               {field: [f"Unmatched brace: {exc}. Write {{{{ for a literal brace."]}) from exc
 
 
 def validate_template(template: str, field: str = "share_message") -> None:
-    unknown = sorted({name for name in placeholders_in(template) if name not in PLACEHOLDERS})
+    """Refuse unknown placeholders and format specs ("{code:>999999999}" would be a memory bomb)."""
+    unknown = sorted({name for name in placeholders_in(template, field) if name not in PLACEHOLDERS})
+    decorated = [name for _, name, spec, conversion in string.Formatter().parse(template or "")
+                 if name is not None and (spec or conversion)]
+    if decorated:
+        raise ValidationFailed("The message formats a placeholder.",
+                               {field: [f"Write {{{decorated[0]}}} plainly, without ! or : after the name."]})
     if unknown:
         known = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
         raise ValidationFailed("The message uses unknown placeholders.",

@@ -1,10 +1,19 @@
-"""SLA clocks: start them at assignment with a due time fixed once, sweep the overdue."""
+"""SLA clocks: start them with a due time fixed once, meet or cancel them, sweep the overdue."""
+import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from referral_app.extensions import db
+from referral_app.jobs import SLA, enqueue_after_commit
+from referral_app.jobs.queues import queue_name
 from referral_app.models import Agreement, Lead, SlaClock
+
+WARN_SHARE = 0.8  # the early warning goes out at 80% of the allowed time
+OUTSTANDING = ("running", "breached")  # with met_at NULL: an obligation still owed
+RECOVER_AFTER = timedelta(minutes=2)  # a breach unhandled for this long lost its job
+RECOVER_HORIZON = timedelta(days=1)  # older unhandled breaches are history, not news
+RECOVER_BATCH = 1000
 
 
 def agreement_for(product: str) -> Agreement | None:
@@ -14,36 +23,205 @@ def agreement_for(product: str) -> Agreement | None:
         .order_by(Agreement.version.desc()).limit(1))
 
 
+def is_business(kind: str, agreement: Agreement | None) -> bool:
+    """Whether a clock of `kind` counts business hours (else wall-clock time)."""
+    if kind == "decision":
+        return True
+    if kind == "first_attempt":
+        return agreement is not None and agreement.first_attempt_clock == "business"
+    return False  # the attempt window is counted in calendar days
+
+
+def _allowed(kind: str, agreement: Agreement) -> timedelta:
+    if kind == "first_attempt":
+        return timedelta(hours=float(agreement.first_attempt_hours))
+    if kind == "decision":
+        return timedelta(hours=float(agreement.decision_hours))
+    return timedelta(days=agreement.attempt_window_days)
+
+
+def _after(agreement: Agreement, business: bool, start: datetime, delta: timedelta) -> datetime:
+    if business:
+        return agreement.calendar.business().add(start, delta)
+    return start + delta
+
+
+def clocks_of(lead: Lead, lock: bool = False) -> dict[str, SlaClock]:
+    """The lead's clocks by kind, read fresh; `lock` holds them against a concurrent sweep."""
+    query = select(SlaClock).where(SlaClock.lead_id == lead.id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return {clock.kind: clock for clock in db.session.scalars(query)}
+
+
+def start_clock(lead: Lead, kind: str, at: datetime) -> SlaClock | None:
+    """Start one clock of `kind` at `at` under the lead's agreement (once per lead and kind)."""
+    agreement = lead.agreement
+    if agreement is None:
+        return None
+    existing = clocks_of(lead).get(kind)
+    if existing is not None:
+        return existing
+    clock = SlaClock(lead_id=lead.id, kind=kind, agreement_id=agreement.id,
+                     owner_id=lead.owner_id, started_at=at)
+    clock.due_at = _after(agreement, is_business(clock.kind, agreement), at, _allowed(kind, agreement))
+    db.session.add(clock)
+    db.session.flush()
+    schedule(clock, agreement)
+    refresh_due(lead)
+    return clock
+
+
 def start_clocks(lead: Lead, at: datetime) -> list[SlaClock]:
     """Start the first-attempt clock of a lead assigned at `at` (no-op without an agreement).
 
-    The due time is computed here, once, with the agreement's business calendar.
+    The due time is computed here, once, with the agreement's business calendar; the lead
+    keeps the agreement version in force now, whatever later versions say.
     """
     agreement = lead.agreement or agreement_for(lead.product)
     if agreement is None:
         return []
     lead.agreement = agreement
-    hours = timedelta(hours=float(agreement.first_attempt_hours))
-    if agreement.first_attempt_clock == "business":
-        due = agreement.calendar.business().add(at, hours)
-    else:
-        due = at + hours
-    clock = db.session.scalar(select(SlaClock).where(SlaClock.lead_id == lead.id,
-                                                     SlaClock.kind == "first_attempt"))
-    if clock is None:
-        clock = SlaClock(lead_id=lead.id, kind="first_attempt", agreement_id=agreement.id,
-                         owner_id=lead.owner_id, started_at=at, due_at=due)
-        db.session.add(clock)
+    clock = start_clock(lead, "first_attempt", at)
+    return [clock] if clock else []
+
+
+def job_id(name: str) -> str:
+    """A deterministic RQ job id, under the deployment's queue prefix (ids restart per database).
+
+    RQ allows only letters, digits, "_" and "-" in ids, so the prefix's other characters go.
+    """
+    return re.sub(r"[^A-Za-z0-9_-]", "-", queue_name(name))
+
+
+def schedule(clock: SlaClock, agreement: Agreement) -> None:
+    """Jobs at the early-warning point and at due_at; ids carry due_at, so a restart re-plans."""
+    stamp = int(clock.due_at.timestamp())
+    business = is_business(clock.kind, agreement)
+    warn_at = _after(agreement, business, clock.started_at,
+                     _allowed(clock.kind, agreement) * WARN_SHARE)
+    enqueue_after_commit("referral_app.jobs.sla.warn", clock.id, queue=SLA,
+                         job_id=job_id(f"sla-warn-{clock.id}-{stamp}"), at=warn_at)
+    enqueue_after_commit("referral_app.jobs.sla.due", clock.id, queue=SLA,
+                         job_id=job_id(f"sla-due-{clock.id}-{stamp}"), at=clock.due_at)
+
+
+def satisfy(clock: SlaClock | None, at: datetime) -> None:
+    """The event that satisfies `clock` happened at `at`: met iff at <= due_at.
+
+    A breached clock stays breached (only met_at is recorded). A running clock satisfied
+    late is breached here, since the sweep will never see it running again.
+    """
+    if clock is None or clock.met_at is not None or clock.status not in OUTSTANDING:
+        return
+    clock.met_at = at
+    if clock.status == "running":
+        if at <= clock.due_at:
+            clock.status = "met"
+        else:
+            clock.status, clock.breached_at = "breached", at
+            enqueue_breach_jobs([clock.id])
+
+
+def cancel_running(lead: Lead, clocks: dict[str, SlaClock] | None = None) -> None:
+    """Cancel the lead's running clocks (it closed or left the sales side): nothing is owed."""
+    for clock in (clocks or clocks_of(lead, lock=True)).values():
+        if clock.status == "running":
+            clock.status = "cancelled"
+    refresh_due(lead)
+
+
+def refresh_due(lead: Lead) -> None:
+    """Recompute lead.sla_due_at, the earliest due time still owed (the queue's order)."""
     db.session.flush()
-    return [clock]
+    lead.sla_due_at = db.session.scalar(
+        select(SlaClock.due_at).where(SlaClock.lead_id == lead.id, SlaClock.met_at.is_(None),
+                                      SlaClock.status.in_(OUTSTANDING))
+        .order_by(SlaClock.due_at).limit(1))
+    db.session.flush()
+
+
+def refresh_due_all(lead_ids=None) -> int:
+    """Set-based refresh_due for many open leads (data loaders, backfills); rows updated."""
+    owed = (select(func.min(SlaClock.due_at))
+            .where(SlaClock.lead_id == Lead.id, SlaClock.met_at.is_(None),
+                   SlaClock.status.in_(OUTSTANDING))
+            .correlate(Lead).scalar_subquery())
+    query = update(Lead).where(Lead.is_open.is_(True)).values(sla_due_at=owed)
+    if lead_ids is not None:
+        query = query.where(Lead.id.in_(list(lead_ids)))
+    return db.session.execute(query.execution_options(synchronize_session=False)).rowcount
+
+
+def restart_first_attempt(lead: Lead, at: datetime) -> SlaClock | None:
+    """Give a new owner the full first-attempt time from `at` (only while it is still running).
+
+    A breached clock stays breached: the record of the miss is not erased by a reassignment.
+    """
+    clock = clocks_of(lead, lock=True).get("first_attempt")
+    if clock is None:
+        return next(iter(start_clocks(lead, at)), None)
+    if clock.status != "running" or lead.agreement is None:
+        return clock
+    agreement = lead.agreement
+    clock.started_at, clock.warned_at, clock.owner_id = at, None, lead.owner_id
+    clock.due_at = _after(agreement, is_business(clock.kind, agreement), at,
+                          _allowed("first_attempt", agreement))
+    db.session.flush()
+    schedule(clock, agreement)
+    refresh_due(lead)
+    return clock
 
 
 def sweep(now: datetime) -> list[int]:
-    """Mark every running clock with due_at < now as breached, in one statement; their ids."""
+    """Mark every running clock with due_at < now as breached, in one statement; their ids.
+
+    The row locks taken by the UPDATE make an overlapping sweep (or a concurrent attempt that
+    locked the clock first) re-check `status = 'running'` and skip what is no longer running.
+    """
     result = db.session.execute(
         update(SlaClock)
         .where(SlaClock.status == "running", SlaClock.due_at < now)
         .values(status="breached", breached_at=now)
         .returning(SlaClock.id)
+        .execution_options(synchronize_session=False)
     )
     return [row[0] for row in result]
+
+
+def breach_one(clock_id: int, now: datetime) -> bool:
+    """The precise, per-clock form of the sweep (the job scheduled at due_at)."""
+    row = db.session.execute(
+        update(SlaClock)
+        .where(SlaClock.id == clock_id, SlaClock.status == "running", SlaClock.due_at < now)
+        .values(status="breached", breached_at=now)
+        .returning(SlaClock.id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if row:
+        enqueue_breach_jobs([clock_id])
+    return row is not None
+
+
+def enqueue_breach_jobs(clock_ids: list[int]) -> None:
+    """One handling job per breach, sent after commit; the id makes a repeat a no-op."""
+    for clock_id in clock_ids:
+        enqueue_after_commit("referral_app.jobs.sla.breached", clock_id, queue=SLA,
+                             job_id=job_id(f"sla-breach-{clock_id}"))
+
+
+def sweep_and_enqueue(now: datetime) -> list[int]:
+    """The sweep plus its notifications, and a retry for breaches whose job was lost.
+
+    Losing Redis loses no breach: the UPDATE finds them from the database alone, and
+    breaches recorded while jobs could not be sent are re-enqueued on a later sweep.
+    """
+    breached = sweep(now)
+    lost = list(db.session.scalars(
+        select(SlaClock.id).where(SlaClock.status == "breached", SlaClock.handled_at.is_(None),
+                                  SlaClock.breached_at < now - RECOVER_AFTER,
+                                  SlaClock.breached_at >= now - RECOVER_HORIZON)
+        .order_by(SlaClock.breached_at).limit(RECOVER_BATCH)))
+    fresh = set(breached)
+    enqueue_breach_jobs(breached + [i for i in lost if i not in fresh])
+    return breached

@@ -1,0 +1,155 @@
+"""Each figure of the benchmark: measure the real endpoint or function, and its reference."""
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bench import load, pgload
+from bench.report import Figure, missing, ms
+from bench.scenario import Scenario
+from bench.server import Gunicorn
+
+INTAKE_BODY = ('{"program": "bench-intake", "referee": {"name": "Load %d %d", '
+               '"email": "load-%s-%d-%d@loadtest-co.example", "company": "Loadtest Co", '
+               '"title": "Head of Sales", "country": "US"}, "note": "", "consent": true}')
+FUNNEL_SQL = """SELECT e.to_stage, count(DISTINCT e.lead_id) FROM lead_events e
+                 WHERE e.kind = 'stage' AND e.at >= %s AND e.at < %s GROUP BY e.to_stage"""
+
+
+@dataclass
+class Ctx:
+    url: str
+    app: object  # the in-process Flask app on the bench database
+    scenario: Scenario
+    product: Gunicorn
+    bare: Gunicorn
+    leads: int
+    smoke: bool
+    seconds: float  # duration of each concurrent load
+
+    def route(self, rule: str, method: str = "GET") -> bool:
+        return any(r.rule == rule and method in r.methods for r in self.app.url_map.iter_rules())
+
+    def bearer(self, token: str) -> dict:
+        return {"Authorization": f"Bearer {token}"}
+
+
+def intake(ctx: Ctx) -> list[Figure]:
+    name, target = "intake POST /api/v1/referrals, 32 conns", "≥ 1,000/s, ≥ 0.3× bare, 0 errors"
+    if not ctx.route("/api/v1/referrals", "POST"):
+        return [missing(name, target, "POST /api/v1/referrals"),
+                missing("intake latency p50 / p99", "p99 < 50 ms", "POST /api/v1/referrals")]
+    headers = {"Content-Type": "application/json"}
+    bare = load.concurrent(ctx.bare.port, "POST", "/echo", headers, INTAKE_BODY, "bare",
+                           seconds=ctx.seconds)
+    auth = dict(headers, **ctx.bearer(ctx.scenario.referrer_token))
+    run = ctx.scenario.run_id
+    load.concurrent(ctx.product.port, "POST", "/api/v1/referrals", auth, INTAKE_BODY, run + "w",
+                    connections=8, seconds=2)  # warm-up: pools, caches, code paths
+    real = load.concurrent(ctx.product.port, "POST", "/api/v1/referrals", auth, INTAKE_BODY, run,
+                           seconds=ctx.seconds)
+    with pgload.connect(ctx.url, autocommit=True) as conn:
+        stored = conn.execute("SELECT count(*) FROM referrals WHERE program_id = %s AND "
+                              "referee_email LIKE %s", (ctx.scenario.program_id,
+                                                        f"load-{run}-%")).fetchone()[0]
+    ratio = real.rps / bare.rps if bare.rps else 0
+    note = (f"{real.requests:,} requests in {real.seconds:.1f} s, {real.errors} errors, "
+            f"{stored:,} referrals stored; bare {bare.requests:,} requests; load tool {real.tool}; "
+            f"gunicorn {ctx.product.config}")
+    return [
+        Figure(name, f"{real.rps:,.0f} req/s", target, f"bare {bare.rps:,.0f} req/s",
+               f"{ratio:.2f}×", real.rps >= 1000 and ratio >= 0.3 and real.errors == 0, note),
+        Figure("intake latency p50 / p99", f"{real.p50_ms:.1f} / {real.p99_ms:.1f} ms",
+               "p99 < 50 ms", f"bare {bare.p50_ms:.1f} / {bare.p99_ms:.1f} ms",
+               f"{real.p99_ms / bare.p99_ms:.1f}× (p99)" if bare.p99_ms else "",
+               real.p99_ms < 50 and real.errors == 0),
+    ]
+
+
+def _bare_floor(ctx: Ctx, count: int) -> load.Timings:
+    return load.sequential(ctx.bare.port, "/echo", {}, count, 30)
+
+
+def queue(ctx: Ctx) -> list[Figure]:
+    count = 30 if ctx.smoke else 200
+    floor = _bare_floor(ctx, count)
+    out = []
+    s = ctx.scenario
+    who = f"rep #{s.rep_id} with {s.rep_open_leads:,} open leads"
+    pages = [("queue API GET /api/v1/queue p95", "/api/v1/queue", "/api/v1/queue",
+              lambda: ctx.bearer(s.rep_token)),
+             ("queue page GET /queue/ p95", "/queue/", "/queue/",
+              lambda: load.sign_in(ctx.product.port, s.rep_email, "bench-password"))]
+    for name, rule, path, headers in pages:
+        if not ctx.route(rule):
+            out.append(missing(name, "< 30 ms", f"GET {rule}"))
+            continue
+        t = load.sequential(ctx.product.port, path, headers(), count, 60, warmup=3)
+        p95 = t.pct(95)
+        out.append(Figure(name, ms(p95), "< 30 ms", f"bare GET {ms(floor.pct(95))}",
+                          f"{p95 / floor.pct(95):.1f}×", p95 < 0.030 and t.ok,
+                          f"{who}; {len(t.seconds)} requests, p50 {ms(t.pct(50))}, "
+                          f"statuses {t.statuses}"))
+    return out
+
+
+def reports(ctx: Ctx) -> list[Figure]:
+    today = datetime.now(UTC).date()
+    start = today - timedelta(days=730)
+    query = f"from={start.isoformat()}&to={today.isoformat()}"
+    with pgload.connect(ctx.url, autocommit=True) as conn:
+        ref = []
+        for _ in range(1 if ctx.smoke else 3):
+            t0 = time.perf_counter()
+            conn.execute(FUNNEL_SQL, (start, today + timedelta(days=1))).fetchall()
+            ref.append(time.perf_counter() - t0)
+    reference = statistics.median(ref)
+    s = ctx.scenario
+    api = ctx.bearer(s.marketing_token)
+    items = [(f"report {n} (API, 2 years)", f"/api/v1/reports/{n}", f"/api/v1/reports/{n}?{query}",
+              lambda: api, 1.0) for n in ("funnel", "leaderboards", "sla")]
+    items.append(("interlock pack page (2 years)", "/reports/pack", f"/reports/pack?{query}",
+                  lambda: load.sign_in(ctx.product.port, s.marketing_email, "bench-password"), 3.0))
+    out = []
+    for name, rule, path, headers, limit in items:
+        if not ctx.route(rule):
+            out.append(missing(name, f"< {limit:.0f} s", f"GET {rule}"))
+            continue
+        try:
+            t = load.sequential(ctx.product.port, path, headers(), 2 if ctx.smoke else 5, 120)
+        except TimeoutError:
+            out.append(Figure(name, "> 120 s (client timeout)", f"< {limit:.0f} s", ok=False))
+            continue
+        out.append(Figure(name, ms(t.median), f"< {limit:.0f} s",
+                          f"one SQL funnel {ms(reference)}", f"{t.median / reference:.1f}×",
+                          t.median < limit and t.ok,
+                          f"median of {len(t.seconds)} after a warm-up, max {ms(max(t.seconds))}, "
+                          f"statuses {t.statuses}"))
+    return out
+
+
+def calendar(ctx: Ctx) -> list[Figure]:
+    from bench import calendar_bench
+
+    m = calendar_bench.measure(10_000 if ctx.smoke else 100_000)
+    per = 1e6 / m["cases"]
+    cold, warm = m["t_pandas"] / m["t_cold"], m["t_pandas"] / m["t_warm"]
+    same = not m["mismatches"] and not m["not_inverse"]
+    return [Figure(f"BusinessCalendar.add, {m['cases']:,} cases", f"{m['t_warm'] * per:.1f} µs/call",
+                   "≥ 10× pandas, identical answers", f"pandas {m['t_pandas'] * per:.1f} µs/call",
+                   f"{warm:.1f}× faster", warm >= 10 and same,
+                   f"cold caches {cold:.1f}×; {len(m['mismatches'])} mismatches, "
+                   f"{m['normalised']:,} landing-on-close cases normalised")]
+
+
+def rss(ctx: Ctx) -> list[Figure]:
+    mine = [m.get("VmRSS", 0) / 1024 for m in ctx.product.memory()]
+    bare = [m.get("VmRSS", 0) / 1024 for m in ctx.bare.memory()]
+    if not mine:
+        return [Figure("web worker RSS after the run", "n/a (no worker)", "< 150 MB")]
+    return [Figure("web worker RSS after the run", f"{max(mine):.0f} MB", "< 150 MB",
+                   f"bare worker {max(bare):.0f} MB" if bare else "",
+                   f"{max(mine) / max(bare):.1f}×" if bare else "", max(mine) < 150,
+                   "per worker: " + ", ".join(f"{v:.0f}" for v in mine) + " MB")]

@@ -1,0 +1,110 @@
+"""Referrals API: submit a referral (idempotent), list and read them with their lead and rewards."""
+from flask import current_app, jsonify, request
+from flask_smorest import Blueprint
+
+from blueprints.api.base import PageArgs, caller, found, page_schema, paginate, require
+from referral_app.errors import DomainError
+from referral_app.extensions import db
+from referral_app.models import Referral
+from referral_app.models.base import utcnow
+from referral_app.schemas.referrals import ReferralCreatedOut, ReferralIn, ReferralOut
+from referral_app.services import idempotency, intake, referral_status
+
+blp = Blueprint("referrals_api", __name__,
+                description="Referrals: one act of referring, its lead and its rewards.")
+
+ReferralPage = page_schema(ReferralOut, "ReferralPage")
+CREATE = "referrals_api.create_referral"
+
+
+@blp.before_request
+def guard():
+    """Before the body is parsed: size limit, role, and the replay of a repeated key."""
+    request.max_content_length = current_app.config["MAX_JSON_BYTES"]  # 413 beyond it
+    if request.endpoint != CREATE:
+        return None
+    require("referral.create")  # a sales user gets 403, not a 422 about fields
+    key = idempotency.check_key(request.headers.get(idempotency.HEADER))
+    if key is None:
+        return None
+    record = idempotency.stored(caller().id, key, idempotency.body_hash(request.get_data()),
+                                utcnow())
+    if record is None:
+        return None
+    response = jsonify(record.response)
+    response.status_code = record.status_code
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _error_body(exc: DomainError) -> dict:
+    # The same body blueprints.errors gives, kept to be replayed.
+    body = {"error": {"code": exc.code, "message": exc.message}}
+    if exc.status == 422:
+        body["error"]["fields"] = exc.fields or {}
+    return body
+
+
+def _remember(status: int, body: dict) -> None:
+    key = idempotency.check_key(request.headers.get(idempotency.HEADER))
+    if key:
+        idempotency.remember(caller().id, key, idempotency.body_hash(request.get_data()),
+                             status, body, utcnow())
+
+
+@blp.post("/referrals")
+@blp.arguments(ReferralIn)
+@blp.response(201, ReferralCreatedOut)
+@blp.alt_response(401, response="UNAUTHORIZED")
+@blp.alt_response(403, response="FORBIDDEN",
+                  description="Not a referrer, or `kind_not_allowed` for this program.")
+@blp.alt_response(404, response="NOT_FOUND", description="No such program.")
+@blp.alt_response(409, response="CONFLICT",
+                  description="`duplicate`: already an open lead or a customer; "
+                              "`program_inactive`: the program is not taking referrals.")
+@blp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE")
+@blp.alt_response(422, response="UNPROCESSABLE_ENTITY",
+                  description="`invalid` with `fields`; `consent_required`; `self_referral`; "
+                              "`idempotency_mismatch` (same Idempotency-Key, another body).")
+def create_referral(data: dict):
+    """Refer someone to a program (referrers). Send an `Idempotency-Key` header to make
+    retries safe: the first answer is replayed for 24 hours."""
+    user = caller()
+    try:
+        referral = intake.submit(
+            data["program"], data["referee"], source="api", referrer_id=user.id,
+            note=data["note"], consent=data["consent"], company_size=data["company_size"],
+            deal_value=data["deal_value"], ip=request.remote_addr)
+    except DomainError as exc:
+        if not intake.is_refusal(exc):
+            db.session.rollback()  # a refusal keeps only its record; anything else, nothing
+        _remember(exc.status, _error_body(exc))
+        db.session.commit()
+        raise
+    body = ReferralCreatedOut().dump({
+        "id": referral.id, "status": referral.status, "code": referral.code.code,
+        "lead": {"id": referral.lead.id, "stage": referral.lead.stage}})
+    _remember(201, body)
+    db.session.commit()
+    return body
+
+
+@blp.get("/referrals")
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, ReferralPage)
+@blp.alt_response(403, response="FORBIDDEN")
+def list_referrals(args: dict):
+    """Referrals with their lead's stage and rewards: a referrer's own, or all (marketing)."""
+    require("referral.list")
+    # paginate() has dumped the items already: answer as is rather than dump them twice.
+    return jsonify(paginate(referral_status.referrals_for(caller()), args["page"],
+                            args["per_page"], ReferralOut()))
+
+
+@blp.get("/referrals/<int:referral_id>")
+@blp.response(200, ReferralOut)
+@blp.alt_response(404, response="NOT_FOUND")
+def get_referral(referral_id: int):
+    """One referral; 404 for a referral the caller may not see."""
+    referral = found(db.session.get(Referral, referral_id), "No such referral.")
+    return require("referral.read", referral, missing="No such referral.")

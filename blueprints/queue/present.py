@@ -1,0 +1,53 @@
+"""Presentation helpers of the queue pages: durations in words and the lead's timeline."""
+from dataclasses import dataclass
+from datetime import datetime
+
+from referral_app.models import Lead
+
+
+def duration_text(seconds: int | None) -> str:
+    """What the countdown shows before the browser ticks it (same wording as app.js)."""
+    if seconds is None:
+        return "—"
+    sign = "overdue by " if seconds < 0 else ""
+    s = abs(int(seconds))
+    h, m, r = s // 3600, (s % 3600) // 60, s % 60
+    if h >= 24:
+        return f"{sign}{h // 24}d {h % 24}h"
+    return f"{sign}{f'{h}h ' if h else ''}{m}m{'' if h else f' {r}s'}"
+
+
+@dataclass
+class Entry:
+    at: datetime
+    kind: str  # stage | assign | attempt
+    who: str
+    title: str
+    detail: str
+
+
+def _name(user) -> str:
+    return (user.name or user.email) if user is not None else "Interlock"
+
+
+def timeline(lead: Lead) -> list[Entry]:
+    """Stage events, reassignments and attempts of one lead, oldest first."""
+    entries = []
+    for event in lead.events:
+        if event.kind == "assign":
+            title = "Reassigned"
+        elif event.from_stage is None:
+            title = f"Arrived as {event.to_stage}"
+        else:
+            title = f"{event.from_stage} → {event.to_stage}"
+        detail = event.reason or ""
+        note = (event.data or {}).get("note")
+        if note:
+            detail = f"{detail}: {note}" if detail else note
+        entries.append(Entry(event.at, event.kind, _name(event.actor), title, detail))
+    for attempt in lead.attempts:
+        entries.append(Entry(attempt.at, "attempt", _name(attempt.user),
+                             f"{attempt.channel}: {attempt.outcome.replace('_', ' ')}",
+                             attempt.note or ""))
+    return sorted(entries, key=lambda e: e.at)
+

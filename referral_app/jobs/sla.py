@@ -1,0 +1,28 @@
+"""SLA jobs: the minute sweep (rq cron), the precise job at due_at, the warning, the breach."""
+from referral_app.jobs.base import app_job
+from referral_app.models.base import utcnow
+from referral_app.services import sla, sla_alerts
+
+
+@app_job
+def sweep() -> int:
+    """Every minute: breach every overdue running clock and enqueue their handling."""
+    return len(sla.sweep_and_enqueue(utcnow()))
+
+
+@app_job
+def due(clock_id: int) -> bool:
+    """Scheduled at the clock's due_at: breach it to the second if it is still running."""
+    return sla.breach_one(clock_id, utcnow())
+
+
+@app_job
+def warn(clock_id: int) -> str:
+    """Scheduled at 80% of the allowed time: tell the owner (once)."""
+    return sla_alerts.warn(clock_id, utcnow())
+
+
+@app_job
+def breached(clock_id: int) -> str:
+    """Notify owner and manager, recycle or reassign per the agreement (once per breach)."""
+    return sla_alerts.handle_breach(clock_id, utcnow())

@@ -1,0 +1,203 @@
+"""Both sides of the SLA, measured per product and month in the agreement calendar's zone."""
+import statistics
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import distinct, func, select
+from sqlalchemy.exc import IntegrityError
+
+from referral_app.extensions import db
+from referral_app.models import (
+    Agreement,
+    Attempt,
+    Lead,
+    LeadEvent,
+    MonthlyAttainment,
+    SlaClock,
+    User,
+)
+from referral_app.models.base import utcnow
+from referral_app.services.notify import notify
+
+
+@dataclass
+class MarketingSide:
+    product: str
+    month: date
+    target: int
+    delivered: int
+    accepted: int
+    min_acceptance_rate: Decimal
+    days_in_month: int
+    days_gone: float  # fractional days of the month elapsed in the calendar's zone
+    closed: bool
+
+    @property
+    def prorated_target(self) -> float:
+        return self.target * self.days_gone / self.days_in_month
+
+    @property
+    def pace(self) -> float | None:
+        """Delivered against the pro-rated target: 1.0 is exactly on pace."""
+        return self.delivered / self.prorated_target if self.prorated_target else None
+
+    @property
+    def projected(self) -> int:
+        """MQLs at month end if the pace so far holds."""
+        if self.closed or not self.days_gone:
+            return self.delivered
+        return round(self.delivered * self.days_in_month / self.days_gone)
+
+    @property
+    def acceptance_rate(self) -> Decimal | None:
+        return (Decimal(self.accepted) / self.delivered).quantize(Decimal("0.0001")) \
+            if self.delivered else None
+
+    @property
+    def behind(self) -> bool:
+        # Not before a whole day has gone: one quiet first hour is not a trend.
+        return not self.closed and self.days_gone >= 1 and self.delivered < self.prorated_target
+
+    @property
+    def result(self) -> str:
+        quality = self.acceptance_rate is None or self.acceptance_rate >= self.min_acceptance_rate
+        return "met" if self.delivered >= self.target and quality else "missed"
+
+
+def zone_of(agreement: Agreement) -> ZoneInfo:
+    return ZoneInfo(agreement.calendar.timezone)
+
+
+def month_of(at: datetime, zone: ZoneInfo) -> date:
+    """The first day of the month `at` falls in, on the zone's wall clock."""
+    return at.astimezone(zone).date().replace(day=1)
+
+
+def next_month(month: date) -> date:
+    return (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def month_bounds(month: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """[start, end) of a local month as UTC instants (DST shifts included)."""
+    start = datetime(month.year, month.month, 1, tzinfo=zone)
+    end_day = next_month(month)
+    end = datetime(end_day.year, end_day.month, 1, tzinfo=zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def _mql_leads(product: str, start: datetime, end: datetime):
+    return (select(LeadEvent.lead_id).join(Lead, Lead.id == LeadEvent.lead_id)
+            .where(Lead.product == product, LeadEvent.to_stage == "mql",
+                   LeadEvent.at >= start, LeadEvent.at < end).distinct())
+
+
+def marketing_side(agreement: Agreement, month: date | None = None,
+                   now: datetime | None = None) -> MarketingSide:
+    """MQLs delivered (by the time they reached mql), accepted (reached sql), against target."""
+    now, zone = now or utcnow(), zone_of(agreement)
+    month = month or month_of(now, zone)
+    start, end = month_bounds(month, zone)
+    leads = _mql_leads(agreement.product, start, end).subquery()
+    delivered = db.session.scalar(select(func.count()).select_from(leads))
+    accepted = db.session.scalar(
+        select(func.count(distinct(LeadEvent.lead_id)))
+        .where(LeadEvent.to_stage == "sql", LeadEvent.lead_id.in_(select(leads.c.lead_id))))
+    days = (next_month(month) - month).days
+    gone = min(max((now - start) / (end - start), 0.0), 1.0) * days
+    return MarketingSide(product=agreement.product, month=month,
+                         target=agreement.monthly_qualified_leads, delivered=delivered,
+                         accepted=accepted, min_acceptance_rate=agreement.min_acceptance_rate,
+                         days_in_month=days, days_gone=gone, closed=now >= end)
+
+
+def sales_side(agreement: Agreement, month: date | None = None,
+               now: datetime | None = None) -> dict:
+    """Clock compliance per kind (met / decided clocks started in the month) and the median
+    working time from assignment to first attempt."""
+    now, zone = now or utcnow(), zone_of(agreement)
+    start, end = month_bounds(month or month_of(now, zone), zone)
+    counts = db.session.execute(
+        select(SlaClock.kind, SlaClock.status, func.count())
+        .join(Lead, Lead.id == SlaClock.lead_id)
+        .where(Lead.product == agreement.product, SlaClock.started_at >= start,
+               SlaClock.started_at < end)
+        .group_by(SlaClock.kind, SlaClock.status)).all()
+    compliance = {}
+    for kind in ("first_attempt", "attempt_limit", "decision"):
+        met = sum(n for k, s, n in counts if k == kind and s == "met")
+        breached = sum(n for k, s, n in counts if k == kind and s == "breached")
+        compliance[kind] = {"met": met, "breached": breached,
+                            "rate": met / (met + breached) if met + breached else None}
+    firsts = db.session.execute(
+        select(Lead.assigned_at, func.min(Attempt.at)).join(Attempt, Attempt.lead_id == Lead.id)
+        .where(Lead.product == agreement.product, Lead.assigned_at >= start,
+               Lead.assigned_at < end)
+        .group_by(Lead.id, Lead.assigned_at)).all()
+    business = agreement.first_attempt_clock == "business"
+    calendar = agreement.calendar.business() if business and firsts else None
+    waits = [calendar.elapsed(a, b) if calendar else max(b - a, timedelta(0)) for a, b in firsts]
+    return {"compliance": compliance, "attempted": len(waits), "business_hours": business,
+            "median_first_attempt": statistics.median(waits) if waits else None}
+
+
+def _record(agreement: Agreement, side: MarketingSide, final: bool, now: datetime):
+    row = db.session.scalar(select(MonthlyAttainment).where(
+        MonthlyAttainment.product == side.product, MonthlyAttainment.month == side.month))
+    if row is not None and row.result is not None:
+        return row  # a closed month's result is final
+    if row is None:
+        row = MonthlyAttainment(product=side.product, month=side.month)
+        try:
+            with db.session.begin_nested():
+                db.session.add(row)
+                db.session.flush()
+        except IntegrityError:  # another run recorded it first
+            return None
+    row.agreement_id, row.mqls, row.target = agreement.id, side.delivered, side.target
+    row.accepted, row.computed_at = side.accepted, now
+    if final:
+        row.result = side.result
+    db.session.flush()
+    return row
+
+
+def _tracked_since(product: str) -> datetime | None:
+    return db.session.scalar(select(func.min(Agreement.effective_at)).where(
+        Agreement.product == product, Agreement.status.in_(("in_force", "superseded"))))
+
+
+def track(now: datetime | None = None) -> list[MarketingSide]:
+    """Hourly: record each product's month so far, warn marketing when behind pace (once per
+    product and local day), and close the previous month with its result once it has ended."""
+    now = now or utcnow()
+    agreements = db.session.scalars(select(Agreement).where(Agreement.status == "in_force")
+                                    .order_by(Agreement.product)).all()
+    seen = []
+    marketers = db.session.scalars(select(User.id).where(User.role == "marketing",
+                                                         User.active.is_(True))).all()
+    for agreement in agreements:
+        zone = zone_of(agreement)
+        month = month_of(now, zone)
+        previous = (month - timedelta(days=1)).replace(day=1)
+        since = _tracked_since(agreement.product)
+        if since is not None and since < month_bounds(previous, zone)[1]:
+            _record(agreement, marketing_side(agreement, previous, now), True, now)
+        side = marketing_side(agreement, month, now)
+        _record(agreement, side, False, now)
+        if side.behind:
+            _warn(side, now.astimezone(zone).date(), marketers)
+        seen.append(side)
+    return seen
+
+
+def _warn(side: MarketingSide, today: date, marketers) -> None:
+    subject = f"{side.product}: MQLs behind pace ({side.delivered} of {side.target})"
+    body = (f"{side.delivered} MQLs delivered for {side.product} so far in {side.month:%B %Y}, "
+            f"against {side.prorated_target:.1f} expected by now. At this pace the month ends "
+            f"at {side.projected} of {side.target}.")
+    for user_id in marketers:
+        notify("attainment.behind", subject, body, user_id=user_id,
+               data={"product": side.product, "month": side.month.isoformat()},
+               dedupe_key=f"pace:{side.product}:{today.isoformat()}:{user_id}")

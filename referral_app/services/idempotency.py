@@ -1,0 +1,64 @@
+"""Idempotency-Key on API writes: the first answer per (caller, key) is stored and replayed 24 h."""
+import hashlib
+import json
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from referral_app.errors import ValidationFailed
+from referral_app.extensions import db
+from referral_app.models import IdempotencyRecord
+
+WINDOW = timedelta(hours=24)
+HEADER = "Idempotency-Key"
+MAX_KEY = 200
+
+
+def check_key(key: str | None) -> str | None:
+    """The key as sent (None when absent); 422 when it cannot be one."""
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_KEY or not key.isprintable():
+        raise ValidationFailed("The Idempotency-Key header is not valid.",
+                               {HEADER: [f"Send 1 to {MAX_KEY} printable characters."]})
+    return key
+
+
+def body_hash(raw: bytes) -> str:
+    """A hash of the request body that ignores JSON key order and whitespace."""
+    try:
+        canonical = json.dumps(json.loads(raw or b"null"), sort_keys=True,
+                               separators=(",", ":")).encode()
+    except ValueError:
+        canonical = raw or b""
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def stored(user_id: int, key: str, request_hash: str, now: datetime) -> IdempotencyRecord | None:
+    """The first answer to replay, or None; 422 idempotency_mismatch for another body."""
+    record = db.session.scalar(select(IdempotencyRecord).where(
+        IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key))
+    if record is None or record.created_at <= now - WINDOW:
+        return None
+    if record.request_hash != request_hash:
+        raise ValidationFailed(
+            "This Idempotency-Key was already used with a different request body.",
+            {HEADER: ["Use a new key for a different request."]}, code="idempotency_mismatch")
+    return record
+
+
+def remember(user_id: int, key: str, request_hash: str, status: int, body: dict,
+             now: datetime) -> None:
+    """Store the answer in the caller's transaction, so it commits with what it describes."""
+    db.session.execute(delete(IdempotencyRecord).where(
+        IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key,
+        IdempotencyRecord.created_at <= now - WINDOW))
+    try:
+        with db.session.begin_nested():
+            db.session.add(IdempotencyRecord(user_id=user_id, key=key, request_hash=request_hash,
+                                             status_code=status, response=body, created_at=now))
+            db.session.flush()
+    except IntegrityError:
+        pass  # a concurrent request with the same key answered first; its answer stands

@@ -1,0 +1,118 @@
+"""SQL building blocks shared by the reports: stage depth, time buckets, calendars, rates."""
+from decimal import Decimal
+
+from sqlalchemy import case, func, select
+
+from referral_app.calendar import BusinessCalendar
+from referral_app.extensions import db
+from referral_app.models import Agreement, Calendar, Lead, LeadEvent, Program
+
+# The main path of the funnel and how deep each stage is on it. A lead has "reached" a stage
+# when it has an event into that stage or into a later one on this path, so a lead that
+# skipped MQL (new → sql) still counts as an MQL and every step's rate stays within 100%.
+MAIN_PATH = ("mql", "sql", "opportunity", "won")
+DEPTH = {stage: n for n, stage in enumerate(MAIN_PATH, start=1)}
+SIDE_EXITS = ("lost", "rejected", "recycled")
+# Rewards that cost money: approved or paid, fixed amounts (a percent discount has no known
+# value until the referee buys, see Reward.kind).
+COSTED_REWARD_STATUSES = ("approved", "issued")
+
+
+def depth_of(column):
+    """0 for new or a side exit, 1..4 along mql → sql → opportunity → won."""
+    return case(DEPTH, value=column, else_=0)
+
+
+def flag(condition):
+    """1 when the condition holds, else 0 (to MAX or SUM over rows, portable SQL)."""
+    return case((condition, 1), else_=0)
+
+
+def count_if(condition):
+    return func.coalesce(func.sum(flag(condition)), 0)
+
+
+def bucket_of(column, buckets):
+    """The key of the bucket holding `column` (contiguous buckets; rows outside: NULL)."""
+    return case(*[((column >= b.start) & (column < b.end), b.key) for b in buckets], else_=None)
+
+
+def cohort(stmt, period, program_id=None, product=None, owner_id=None):
+    """Restrict a select over Lead to the leads received in the period (and the filters)."""
+    stmt = stmt.where(Lead.received_at >= period.start_utc, Lead.received_at < period.end_utc)
+    if program_id is not None:
+        stmt = stmt.where(Lead.program_id == program_id)
+    if product is not None:
+        stmt = stmt.where(Lead.product == product)
+    if owner_id is not None:
+        stmt = stmt.where(Lead.owner_id == owner_id)
+    return stmt
+
+
+def per_lead_stages(period, program_id=None, product=None, owner_id=None):
+    """One row per lead of the cohort: how deep it went and which side exits it took.
+
+    Assignment events repeat the lead's current stage, so reading every event is safe.
+    """
+    reached = {f"entered_{stage}": func.max(flag(LeadEvent.to_stage == stage))
+               for stage in MAIN_PATH + SIDE_EXITS}
+    stmt = (select(Lead.id.label("lead_id"), Lead.program_id, Lead.owner_id, Lead.referral_id,
+                   Lead.amount, func.max(depth_of(LeadEvent.to_stage)).label("depth"),
+                   *[value.label(name) for name, value in reached.items()])
+            .join(LeadEvent, LeadEvent.lead_id == Lead.id)
+            .group_by(Lead.id, Lead.program_id, Lead.owner_id, Lead.referral_id, Lead.amount))
+    return cohort(stmt, period, program_id, product, owner_id).subquery("per_lead")
+
+
+def rate(part, whole) -> float | None:
+    """part / whole, or None when there is nothing to divide by."""
+    if not whole:
+        return None
+    return float(part) / float(whole)
+
+
+def money_sum(value) -> Decimal:
+    return Decimal(value or 0).quantize(Decimal("0.01"))
+
+
+def calendars() -> dict[int, BusinessCalendar]:
+    """Every calendar an agreement uses, by id (a handful of rows)."""
+    rows = db.session.scalars(select(Calendar).where(
+        Calendar.id.in_(select(Agreement.calendar_id))))
+    return {row.id: row.business() for row in rows}
+
+
+def agreements_by_product() -> dict[str, list[Agreement]]:
+    """Every version in force or superseded, oldest first, per product (a handful of rows)."""
+    rows = db.session.scalars(select(Agreement).where(
+        Agreement.status.in_(("in_force", "superseded"))).order_by(Agreement.version))
+    out: dict[str, list[Agreement]] = {}
+    for row in rows:
+        out.setdefault(row.product, []).append(row)
+    return out
+
+
+def agreement_at(versions: list[Agreement], moment) -> Agreement | None:
+    """The version that was in force at `moment`: the newest effective by then."""
+    chosen = None
+    for version in versions:
+        if version.effective_at is None or version.effective_at <= moment:
+            chosen = version
+    if chosen is None and versions:
+        chosen = versions[-1] if versions[-1].status == "in_force" else versions[0]
+    return chosen
+
+
+def program_by_slug(slug: str | None) -> Program | None:
+    if not slug:
+        return None
+    return db.session.scalar(select(Program).where(Program.slug == slug))
+
+
+def names(model, ids, column="name") -> dict[int, str]:
+    """id → display name for a set of ids, in one statement."""
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return {}
+    attr = getattr(model, column)
+    return dict(db.session.execute(select(model.id, attr).where(model.id.in_(ids))).all())

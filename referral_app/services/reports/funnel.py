@@ -1,0 +1,121 @@
+"""The funnel of a period: leads received then, how far they got, what they earned and cost.
+
+The cohort is the leads *received* in the period (in the report's zone); every count follows
+those leads to today. "Reached" a stage means an event into it or into a later stage of
+new → mql → sql → opportunity → won (see common.DEPTH); side exits (lost, rejected,
+recycled) count leads with an event into them. `entered` counts only leads with an event
+into exactly that stage, so the difference shows the leads that skipped it.
+"""
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from referral_app.extensions import db
+from referral_app.models import Lead, Purchase, Reward
+from referral_app.services.reports.common import (
+    COSTED_REWARD_STATUSES,
+    MAIN_PATH,
+    SIDE_EXITS,
+    cohort,
+    count_if,
+    money_sum,
+    per_lead_stages,
+    rate,
+)
+
+STAGES = ("leads",) + MAIN_PATH + SIDE_EXITS
+
+
+@dataclass
+class StageCounts:
+    leads: int = 0
+    reached: dict = field(default_factory=dict)  # stage -> leads that reached it
+    entered: dict = field(default_factory=dict)  # stage -> leads with an event into it
+    won_value: Decimal = Decimal("0.00")
+
+    def count(self, stage: str) -> int:
+        return self.leads if stage == "leads" else self.reached.get(stage, 0)
+
+
+@dataclass
+class Funnel:
+    period: object
+    program: object = None
+    product: str | None = None
+    counts: StageCounts = field(default_factory=StageCounts)
+    purchases: int = 0  # cohort referrals with a matched, unrefunded purchase
+    purchase_revenue: Decimal = Decimal("0.00")
+    reward_cost: Decimal = Decimal("0.00")
+
+    def steps(self) -> list[tuple[str, str, int, int, float | None]]:
+        """(from, to, count from, count to, conversion) along the main path."""
+        path = ("leads",) + MAIN_PATH
+        return [(a, b, self.counts.count(a), self.counts.count(b),
+                 rate(self.counts.count(b), self.counts.count(a)))
+                for a, b in zip(path, path[1:], strict=False)]
+
+    @property
+    def won(self) -> int:
+        return self.counts.count("won")
+
+    @property
+    def lead_to_opportunity(self):
+        return rate(self.counts.count("opportunity"), self.counts.leads)
+
+    @property
+    def opportunity_to_won(self):
+        return rate(self.won, self.counts.count("opportunity"))
+
+    @property
+    def average_won_value(self) -> Decimal | None:
+        return money_sum(self.counts.won_value / self.won) if self.won else None
+
+    @property
+    def referral_to_purchase(self):
+        return rate(self.purchases, self.counts.leads)
+
+    @property
+    def cost_per_won(self) -> Decimal | None:
+        return money_sum(self.reward_cost / self.won) if self.won else None
+
+
+def stage_counts(period, group_by=(), program_id=None, product=None,
+                 owner_id=None) -> dict[tuple, StageCounts]:
+    """StageCounts per group (`group_by`: names among program_id, owner_id)."""
+    per_lead = per_lead_stages(period, program_id, product, owner_id)
+    keys = [per_lead.c[name] for name in group_by]
+    measures = [func.count()]
+    measures += [count_if(per_lead.c.depth >= n) for n in range(1, len(MAIN_PATH) + 1)]
+    measures += [count_if(per_lead.c[f"entered_{stage}"] == 1) for stage in MAIN_PATH + SIDE_EXITS]
+    measures.append(func.sum(func.coalesce(per_lead.c.amount, 0)).filter(per_lead.c.depth == 4))
+    stmt = select(*keys, *measures).group_by(*keys)
+    out = {}
+    for row in db.session.execute(stmt):
+        key, values = tuple(row[: len(keys)]), row[len(keys):]
+        if not values[0]:
+            continue
+        depth = dict(zip(MAIN_PATH, values[1:5], strict=True))
+        entered = dict(zip(MAIN_PATH + SIDE_EXITS, values[5:12], strict=True))
+        reached = {**depth, **{s: entered[s] for s in SIDE_EXITS}}
+        out[key] = StageCounts(leads=values[0], reached=reached, entered=entered,
+                               won_value=money_sum(values[12]))
+    return out
+
+
+def funnel(period, program=None, product=None) -> Funnel:
+    """The funnel of the leads received in `period`, for one program or product if given."""
+    program_id = program.id if program is not None else None
+    counts = stage_counts(period, program_id=program_id, product=product).get((), StageCounts())
+    purchases = cohort(
+        select(func.count(func.distinct(Purchase.referral_id)), func.sum(Purchase.amount))
+        .join(Lead, Lead.referral_id == Purchase.referral_id)
+        .where(Purchase.refunded_at.is_(None)), period, program_id, product)
+    bought, revenue = db.session.execute(purchases).one()
+    cost = db.session.scalar(cohort(
+        select(func.sum(Reward.amount)).join(Lead, Lead.referral_id == Reward.referral_id)
+        .where(Reward.status.in_(COSTED_REWARD_STATUSES), Reward.kind == "fixed"),
+        period, program_id, product))
+    return Funnel(period=period, program=program, product=product, counts=counts,
+                  purchases=bought or 0, purchase_revenue=money_sum(revenue),
+                  reward_cost=money_sum(cost))

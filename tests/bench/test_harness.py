@@ -1,0 +1,61 @@
+"""Pieces of bench/run.py: gunicorn on loopback, the bounded load loops, the results table."""
+import os
+import sys
+
+from bench import load, report
+from bench.server import Gunicorn
+
+
+def test_bare_app_under_gunicorn_and_bounded_load():
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
+    server = Gunicorn("bench.bare_app:app", env, 1, 2, "test-bare").start("/", timeout=60)
+    try:
+        body = '{"referee": {"name": "Load %d %d", "email": "load-%s-%d-%d@example.com"}}'
+        result = load.concurrent(server.port, "POST", "/echo",
+                                 {"Content-Type": "application/json"}, body, "t",
+                                 connections=2, seconds=1, max_requests=400)
+        assert 0 < result.requests <= 400 + 2 * 2  # wrk stops each thread at its share
+        assert result.errors == 0
+        assert result.p50_ms <= result.p99_ms
+        timings = load.sequential(server.port, "/echo", {}, count=5, max_seconds=10)
+        assert timings.ok and len(timings.seconds) == 5
+        memory = server.memory()
+        assert len(memory) == 1 and memory[0]["VmRSS"] > 1000  # kB, read from /proc
+    finally:
+        server.stop()
+    assert server.proc.poll() is not None
+
+
+def test_python_threads_fallback_counts_statuses(monkeypatch):
+    monkeypatch.setattr(load.shutil, "which", lambda name: None)  # as on a machine without wrk
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
+    server = Gunicorn("bench.bare_app:app", env, 1, 2, "test-threads").start("/")
+    try:
+        result = load.concurrent(server.port, "POST", "/echo", {}, "%d%d%s%d%d", "t",
+                                 connections=2, seconds=5, max_requests=50)
+    finally:
+        server.stop()
+    assert result.tool == "python threads"
+    assert result.requests == 50 and result.statuses == {201: 50} and result.errors == 0
+
+
+def test_report_table_marks_missing_and_missed():
+    figures = [report.missing("intake", "≥ 1,000/s", "POST /api/v1/referrals"),
+               report.Figure("sweep", "1.5 s", "< 5 s", "raw 1.4 s", "1.07×", True),
+               report.Figure("rss", "200 MB", "< 150 MB", ok=False, note="per worker: 200 MB")]
+    text = report.render(figures, ["machine: test"])
+    assert "n/a (not built yet: POST /api/v1/referrals)" in text
+    lines = [line for line in text.splitlines() if line.startswith("| ")]
+    assert len(lines) == 4  # header + three figures
+    assert "MISSED" in lines[3] and "met" in lines[2]
+    assert "**rss**: per worker: 200 MB" in text
+
+
+def test_calendar_figure_reuses_calendar_bench():
+    sys.modules.pop("bench.calendar_bench", None)
+    from bench import calendar_bench
+
+    measured = calendar_bench.measure(300, seed=3)
+    assert measured["cases"] == 300
+    assert measured["mismatches"] == [] and measured["not_inverse"] == 0
+    assert measured["t_pandas"] > 0 and measured["t_warm"] > 0

@@ -1,0 +1,94 @@
+"""Concurrent intakes on PostgreSQL: one lead per person, and no rep picked twice blindly."""
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from referral_app.errors import DomainError
+from referral_app.models import Lead, Referral, RefusedReferral, SlaClock
+from referral_app.services import assignment, intake
+from referral_app.services import intake_checks as checks
+from tests.conftest import is_postgres
+from tests.intake.conftest import referee
+
+pytestmark = pytest.mark.skipif(
+    not is_postgres(), reason="needs PostgreSQL: SQLite runs one writer at a time, so "
+                              "there is no race to test")
+
+
+def race(app, db, submissions) -> list:
+    """Run each (referrer_id, referee) in its own thread, app context and session, started
+    together; each thread commits or rolls back as the views do."""
+    start = threading.Barrier(len(submissions), timeout=20)
+    results = [None] * len(submissions)
+
+    def attempt(index, referrer_id, person):
+        with app.app_context():
+            try:
+                start.wait()
+                referral = intake.submit("widgets", person, source="api",
+                                         referrer_id=referrer_id, consent=True)
+                db.session.commit()
+                results[index] = ("created", referral.lead.owner_id)
+            except DomainError as exc:
+                if intake.is_refusal(exc):
+                    db.session.commit()
+                else:
+                    db.session.rollback()
+                results[index] = (exc.code, None)
+            except Exception as exc:  # surfaced by the assertion below, not lost in the thread
+                db.session.rollback()
+                results[index] = ("error", repr(exc))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=attempt, args=(i, *s)) for i, s in enumerate(submissions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    db.session.expire_all()
+    return results
+
+
+def count(db, model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_the_same_referee_at_the_same_moment_yields_one_lead(app, world, db):
+    results = race(app, db, [(world.referrer.id, referee()), (world.partner.id, referee())])
+    assert sorted(code for code, _ in results) == ["created", "duplicate"], results
+    assert count(db, Lead) == 1 and count(db, Referral) == 1 and count(db, SlaClock) == 1
+    assert db.session.scalar(select(RefusedReferral.reason)) == "duplicate"
+
+
+def test_when_both_pass_the_check_the_constraint_decides(app, world, db, monkeypatch):
+    """Force the worst interleaving: both submissions pass the friendly check before either
+    inserts. Only the unique open_email can then keep the second one out."""
+    both_checked = threading.Barrier(2, timeout=20)
+    real = checks.check_duplicate
+
+    def check_then_wait(email, known=None):
+        real(email, known)
+        both_checked.wait()
+
+    monkeypatch.setattr(checks, "check_duplicate", check_then_wait)
+    results = race(app, db, [(world.referrer.id, referee()), (world.partner.id, referee())])
+    assert sorted(code for code, _ in results) == ["created", "duplicate"], results
+    assert count(db, Lead) == 1 and count(db, SlaClock) == 1
+    assert db.session.scalar(select(Lead.open_email)) == "rhea1@prospect.example"
+
+
+def test_two_intakes_at_once_go_to_two_reps(app, world, db, monkeypatch):
+    """Both pick a rep before either assigns: the row lock hands the second one the next rep."""
+    both_picked = threading.Barrier(2, timeout=20)
+    real = assignment.assign
+
+    def pick_then_wait(lead, rep, at, *args, **kwargs):
+        both_picked.wait()
+        return real(lead, rep, at, *args, **kwargs)
+
+    monkeypatch.setattr(assignment, "assign", pick_then_wait)
+    results = race(app, db, [(world.referrer.id, referee(1)), (world.partner.id, referee(2))])
+    owners = {owner for _, owner in results}
+    assert owners == {rep.id for rep in world.reps}, results

@@ -1,0 +1,1 @@
+"""Tests of the SLA engine and the sales follow-up queue."""

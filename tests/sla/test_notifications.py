@@ -1,0 +1,176 @@
+"""Jobs around the due time: scheduling, early warning, breach handling, each effective once."""
+from datetime import UTC, datetime, timedelta
+
+import time_machine
+from rq import SimpleWorker
+from sqlalchemy import select
+
+from referral_app.extensions import db
+from referral_app.jobs import SLA, get_queue, redis_connection
+from referral_app.jobs import sla as sla_jobs
+from referral_app.jobs.cron import PERIODIC_JOBS
+from referral_app.models import LeadEvent, Notification
+from referral_app.services import sla, sla_alerts
+from referral_app.services.stages import change_stage
+from tests.sla.conftest import MONDAY_10, clock
+
+DUE = datetime(2026, 3, 2, 20, 0, tzinfo=UTC)  # Monday 15:00 New York
+WARN = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)  # 4 of 5 business hours: Monday 14:00
+
+
+def _notes(kind=None):
+    query = select(Notification).order_by(Notification.id)
+    if kind:
+        query = query.where(Notification.kind == kind)
+    return db.session.scalars(query).all()
+
+
+def test_the_due_and_warning_jobs_are_scheduled_with_deterministic_ids(world):
+    lead = world.lead()
+    first = clock(lead)
+    registry = get_queue(SLA).scheduled_job_registry
+    stamp = int(DUE.timestamp())
+    due_id = sla.job_id(f"sla-due-{first.id}-{stamp}")
+    warn_id = sla.job_id(f"sla-warn-{first.id}-{stamp}")
+    assert set(registry.get_job_ids()) == {due_id, warn_id}
+    assert registry.get_scheduled_time(due_id) == DUE
+    assert registry.get_scheduled_time(warn_id) == WARN
+
+
+def test_the_sweep_runs_every_minute_from_rq_cron():
+    assert ("referral_app.jobs.sla.sweep", "sla", {"cron": "* * * * *"}) in PERIODIC_JOBS
+
+
+def test_the_due_job_breaches_to_the_second_and_only_when_due(world):
+    lead = world.lead()
+    first = clock(lead)
+    with time_machine.travel(DUE - timedelta(seconds=1), tick=False):
+        assert sla_jobs.due(first.id) is False
+    with time_machine.travel(DUE + timedelta(seconds=1), tick=False):
+        assert sla_jobs.due(first.id) is True
+        assert sla_jobs.due(first.id) is False  # a second run changes nothing
+    db.session.expire_all()
+    assert (clock(lead).status, clock(lead).breached_at) == ("breached", DUE + timedelta(seconds=1))
+    assert get_queue(SLA).fetch_job(sla.job_id(f"sla-breach-{first.id}")) is not None
+
+
+def test_early_warning_once_even_if_the_job_runs_twice(world):
+    lead = world.lead()
+    first = clock(lead)
+    with time_machine.travel(WARN, tick=False):
+        assert sla_jobs.warn(first.id) == "warned"
+        assert sla_jobs.warn(first.id) == "skipped"
+    notes = _notes("sla.warning")
+    assert len(notes) == 1 and notes[0].user_id == world.rep.id
+    assert "first attempt" in notes[0].subject and notes[0].data["lead_id"] == lead.id
+    db.session.expire_all()
+    assert clock(lead).warned_at == WARN
+
+
+def test_no_warning_once_met(world):
+    from referral_app.services import leads
+
+    lead = world.lead()
+    leads.log_attempt(lead, world.rep.id, "call", "no_answer", at=MONDAY_10)
+    db.session.commit()
+    with time_machine.travel(WARN, tick=False):
+        assert sla_jobs.warn(clock(lead).id) == "skipped"
+    assert _notes("sla.warning") == []
+
+
+def test_breach_notifies_owner_and_manager_once_even_if_the_job_runs_twice(world):
+    lead = world.lead()
+    first = clock(lead)
+    sla.sweep(DUE + timedelta(minutes=1))
+    db.session.commit()
+    with time_machine.travel(DUE + timedelta(minutes=2), tick=False):
+        assert sla_jobs.breached(first.id) == "notified"
+        assert sla_jobs.breached(first.id) == "skipped"
+    notes = _notes("sla.breached")
+    assert sorted(n.user_id for n in notes) == sorted([world.rep.id, world.manager.id])
+    assert {n.dedupe_key for n in notes} == {f"breach:{first.id}:{world.rep.id}",
+                                             f"breach:{first.id}:{world.manager.id}"}
+    assert all(n.email for n in notes)
+    db.session.expire_all()
+    assert clock(lead).handled_at is not None
+
+
+def test_breach_dedupe_holds_even_without_the_handled_mark(world):
+    lead = world.lead()
+    first = clock(lead)
+    sla.sweep(DUE + timedelta(minutes=1))
+    db.session.commit()
+    sla_alerts.handle_breach(first.id, DUE + timedelta(minutes=2))
+    db.session.commit()
+    clock(lead).handled_at = None  # as if the first run died after notifying
+    db.session.commit()
+    sla_alerts.handle_breach(first.id, DUE + timedelta(minutes=3))
+    db.session.commit()
+    assert len(_notes("sla.breached")) == 2
+
+
+def test_without_a_manager_every_sales_manager_hears_of_it(world, make_user):
+    second = make_user("sales_manager")
+    world.rep.manager_id = None
+    db.session.commit()
+    lead = world.lead()
+    sla.sweep(DUE + timedelta(minutes=1))
+    db.session.commit()
+    sla_alerts.handle_breach(clock(lead).id, DUE + timedelta(minutes=2))
+    assert {n.user_id for n in _notes("sla.breached")} == {world.rep.id, world.manager.id, second.id}
+
+
+def test_auto_reassignment_to_the_next_rep(world):
+    world.agreement.auto_reassign = True
+    lead = world.lead()
+    first = clock(lead)
+    sla.sweep(DUE + timedelta(minutes=1))
+    db.session.commit()
+    assert sla_alerts.handle_breach(first.id, DUE + timedelta(minutes=2)) == "reassigned"
+    db.session.commit()
+    assert lead.owner_id == world.other_rep.id
+    assign = db.session.scalars(select(LeadEvent).where(LeadEvent.lead_id == lead.id,
+                                                        LeadEvent.kind == "assign")).one()
+    assert assign.data["from_owner"] == world.rep.id and "missed" in assign.reason
+    assert clock(lead).owner_id == world.rep.id  # the miss stays with the rep who missed it
+    assert world.other_rep.id in {n.user_id for n in _notes("lead.assigned")}
+
+
+def test_a_lead_closed_in_time_elsewhere_has_its_clock_cancelled_not_breached(world):
+    lead = world.lead()
+    change_stage(lead, "won", at=MONDAY_10 + timedelta(hours=1), reason="purchase")
+    db.session.commit()
+    [clock_id] = sla.sweep(DUE + timedelta(minutes=1))
+    db.session.commit()
+    assert sla_alerts.handle_breach(clock_id, DUE + timedelta(minutes=2)) == "cancelled"
+    db.session.commit()
+    assert clock(lead).status == "cancelled" and _notes() == []
+
+
+def test_a_real_worker_runs_the_breach_job_from_the_sweep(world, cli):
+    lead = world.lead()
+    result = cli.invoke(args=["sla", "sweep", "--at", "2026-03-02T20:01:00+00:00"])
+    assert result.output.strip() == "1 clock(s) breached."
+    worker = SimpleWorker([get_queue(SLA)], connection=redis_connection())
+    assert worker.work(burst=True)
+    db.session.expire_all()
+    assert clock(lead).handled_at is not None
+    assert {n.user_id for n in _notes("sla.breached")} == {world.rep.id, world.manager.id}
+
+
+def test_a_breach_is_published_to_webhook_subscribers_once(world):
+    from referral_app.models import WebhookDelivery
+    from referral_app.services import webhooks
+
+    webhooks.create_subscription("https://hooks.example.com/interlock", ["sla.breached"])
+    lead = world.lead()
+    [clock_id] = sla.sweep(DUE + timedelta(minutes=1))
+    db.session.commit()
+    for _ in range(2):
+        sla_alerts.handle_breach(clock_id, DUE + timedelta(minutes=2))
+        clock(lead).handled_at = None
+        db.session.commit()
+    [delivery] = db.session.scalars(select(WebhookDelivery)).all()
+    assert delivery.event == "sla.breached"
+    assert delivery.payload["data"]["clock_id"] == clock_id
+    assert delivery.payload["data"]["lead_id"] == lead.id
