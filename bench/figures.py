@@ -120,7 +120,12 @@ def reports(ctx: Ctx) -> list[Figure]:
         try:
             t = load.sequential(ctx.product.port, path, headers(), 2 if ctx.smoke else 5, 120)
         except TimeoutError:
-            out.append(Figure(name, "> 120 s (client timeout)", f"< {limit:.0f} s", ok=False))
+            ctx.product.stop()  # the worker would go on computing the abandoned report
+            pgload.cancel_running(ctx.url)
+            ctx.product.start("/healthz")
+            out.append(Figure(name, "> 120 s (client timeout)", f"< {limit:.0f} s", ok=False,
+                              note="the request was abandoned, its worker restarted and its "
+                                   "query cancelled"))
             continue
         out.append(Figure(name, ms(t.median), f"< {limit:.0f} s",
                           f"one SQL funnel {ms(reference)}", f"{t.median / reference:.1f}×",

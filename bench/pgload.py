@@ -203,3 +203,15 @@ def finish(url: str, schema: str, restore: list[str], log=print) -> None:
         for table, column, seq in seqs:
             conn.execute(f"SELECT setval('{seq}', COALESCE((SELECT max({column}) FROM {table}), 0) + 1, false)")
         conn.execute("VACUUM (ANALYZE)")
+
+
+def cancel_running(url: str) -> int:
+    """Cancel every other active query in the (dedicated) benchmark database.
+
+    A report the client gave up on keeps running in PostgreSQL until it tries to answer;
+    left alone it would steal the CPU the next figure is measured with.
+    """
+    with connect(url, autocommit=True) as conn:
+        return len(conn.execute(
+            "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid() AND state = 'active'").fetchall())

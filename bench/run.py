@@ -126,6 +126,7 @@ def main(argv=None) -> int:
         for server in (product, bare):
             if server is not None:
                 server.stop()
+        pgload.cancel_running(args.database_url)
         scenario.cleanup(args.database_url, scene)
         flush_redis(args.redis_url)
     context = [f"data set: {args.leads:,} leads (generated {meta.get('now', '?')}, "

@@ -171,7 +171,7 @@ def export_tables(url: str, big: int, small: int) -> tuple[int, int]:
         conn.execute(f"""INSERT INTO {EXPORT}.rewards ({", ".join(columns)})
             SELECT {values} FROM generate_series(1, {int(big + small)}) g
               JOIN LATERAL (SELECT * FROM public.rewards
-                             WHERE id = 1 + (g * 7919) % (SELECT max(id) FROM public.rewards))
+                             WHERE id = 1 + (g::bigint * 7919) % (SELECT max(id) FROM public.rewards))
                    w ON true""")
         conn.execute(f"VACUUM ANALYZE {EXPORT}.rewards")
         counts = dict(conn.execute(

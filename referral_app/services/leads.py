@@ -9,7 +9,7 @@ from referral_app.extensions import db
 from referral_app.models import Attempt, Lead, LeadEvent, MqlDefinition, User
 from referral_app.models.base import money, utcnow
 from referral_app.models.lead import ATTEMPT_CHANNELS, ATTEMPT_OUTCOMES
-from referral_app.services import sla
+from referral_app.services import assignment, sla
 from referral_app.services.stages import can_move, change_stage
 
 REP_ROLES = ("sales", "sales_manager")
@@ -223,6 +223,9 @@ def reassign(lead: Lead, to_user_id: int, actor_id: int | None, at: datetime | N
     if lead.owner_id == to_user_id:
         return None
     previous = lead.owner_id
+    if previous is None:  # a first assignment, as routing would do it: the clocks start now
+        return assignment.assign(lead, target, at, actor_id=actor_id,
+                                 reason=reason or "assigned by a manager")
     event = LeadEvent(lead=lead, kind="assign", from_stage=lead.stage, to_stage=lead.stage,
                       actor_id=actor_id, at=at, reason=reason,
                       data={"from_owner": previous, "to_owner": to_user_id, "restart": restart})
@@ -233,9 +236,7 @@ def reassign(lead: Lead, to_user_id: int, actor_id: int | None, at: datetime | N
     for clock in clocks.values():
         if clock.status == "running":  # a breach stays with the rep who missed it
             clock.owner_id = to_user_id
-    if previous is None and "first_attempt" not in clocks:
-        sla.start_clocks(lead, at)
-    elif restart:
+    if restart:
         sla.restart_first_attempt(lead, at)
     db.session.flush()
     return event
@@ -257,10 +258,12 @@ def reassign_many(lead_ids, to_user_id: int, actor_id: int | None, at: datetime 
 
 
 def next_rep(lead: Lead) -> User | None:
-    """Round robin among the active reps of the lead's product, other than its owner."""
+    """Round robin among the present reps of the lead's product, other than its owner.
+
+    The same order as services.assignment routing, but never the rep who just missed it.
+    """
     query = (select(User).where(User.role == "sales", User.active.is_(True),
-                                User.away.is_(False),
-                                (User.product == lead.product) | User.product.is_(None))
+                                User.away.is_(False), User.product == lead.product)
              .order_by(User.last_assigned_at.asc().nulls_first(), User.id).limit(1))
     if lead.owner_id is not None:
         query = query.where(User.id != lead.owner_id)

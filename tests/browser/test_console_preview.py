@@ -33,3 +33,4 @@ def test_live_preview_and_rule_rows(page, make_user):
     second.get_by_label("When").select_option("won")
     preview.get_by_text("Your friend gets 30% off; you get $100 when they become a customer.") \
         .wait_for()
+    page.wait_for_load_state("networkidle")  # no preview request left in flight at teardown

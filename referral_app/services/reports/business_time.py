@@ -130,17 +130,21 @@ def _summarise_sql(pop, keys, calendars, span, percentiles, edges) -> dict[tuple
     # GREATEST ignores NULLs, so an event that has not happened must stay NULL explicitly.
     seconds = case((or_(opened.is_(None), closed.is_(None)), None),
                    else_=func.greatest(closed - opened, 0.0))
-    won = func.coalesce(pop.c.won, 0)
-    band_expr = case(*[(seconds < edge, i) for i, edge in enumerate(edges)],
-                     else_=len(edges)) if edges else 0
-    band_expr = case((seconds.is_(None), len(edges) + 1), else_=band_expr)
     cols = [pop.c[k] for k in keys]
-    measures = [func.count(), func.count(seconds)]
-    measures += [func.percentile_cont(share).within_group(seconds) for share in percentiles]
+    # Measure each row once in a derived table; the aggregates then only read its columns.
+    measured = select(*cols, seconds.label("secs"), func.coalesce(pop.c.won, 0).label("won")) \
+        .select_from(source).subquery("measured")
+    secs, won = measured.c.secs, measured.c.won
+    band_expr = case(*[(secs < edge, i) for i, edge in enumerate(edges)],
+                     else_=len(edges)) if edges else 0
+    band_expr = case((secs.is_(None), len(edges) + 1), else_=band_expr)
+    keys_out = [measured.c[k] for k in keys]
+    measures = [func.count(), func.count(secs)]
+    measures += [func.percentile_cont(share).within_group(secs) for share in percentiles]
     for band in range(len(edges) + 2):
         hit = band_expr == band
         measures += [func.sum(case((hit, 1), else_=0)), func.sum(case((hit, won), else_=0))]
-    stmt = select(*cols, *measures).select_from(source).group_by(*cols)
+    stmt = select(*keys_out, *measures).group_by(*keys_out)
     out = {}
     for row in db.session.execute(stmt):
         key, rest = tuple(row[: len(keys)]), row[len(keys):]
