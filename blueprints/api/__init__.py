@@ -40,6 +40,8 @@ def init_api(app: Flask) -> Api:
     def authenticate_api_caller():
         if not request.path.startswith("/api/v1/"):
             return None
+        # JSON bodies are small: refuse big ones (413) before anything reads them.
+        request.max_content_length = app.config["MAX_JSON_BYTES"]
         from referral_app.services.auth import user_for_token
 
         header = request.headers.get("Authorization", "")

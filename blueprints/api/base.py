@@ -44,7 +44,8 @@ def page_schema(item_schema, name: str):
 
 def paginate(select, page: int, per_page: int, item_schema) -> dict:
     """Run a SQLAlchemy select for one page and count the whole, in two statements."""
-    from sqlalchemy import func, select as sa_select
+    from sqlalchemy import func
+    from sqlalchemy import select as sa_select
 
     from referral_app.extensions import db
 

@@ -1,5 +1,5 @@
 """Referrals API: submit a referral (idempotent), list and read them with their lead and rewards."""
-from flask import current_app, jsonify, request
+from flask import jsonify, request
 from flask_smorest import Blueprint
 
 from blueprints.api.base import PageArgs, caller, found, page_schema, paginate, require
@@ -19,8 +19,7 @@ CREATE = "referrals_api.create_referral"
 
 @blp.before_request
 def guard():
-    """Before the body is parsed: size limit, role, and the replay of a repeated key."""
-    request.max_content_length = current_app.config["MAX_JSON_BYTES"]  # 413 beyond it
+    """Before the body is parsed: role, and the replay of a repeated key (413: api/__init__)."""
     if request.endpoint != CREATE:
         return None
     require("referral.create")  # a sales user gets 403, not a 422 about fields

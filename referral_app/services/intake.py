@@ -109,7 +109,7 @@ def create(program: Program, data: dict, *, source: str, referrer: User | None,
                 email=referee["email"], open_email=referee["email"], stage="new",
                 is_open=True, received_at=at)
     try:
-        with db.session.begin_nested():
+        with savepoint():
             db.session.add_all([referral, lead])
             db.session.flush()
     except IntegrityError as exc:
@@ -118,6 +118,16 @@ def create(program: Program, data: dict, *, source: str, referrer: User | None,
         raise Duplicate(checks.DUPLICATE_MESSAGE,
                         fields={"referee.email": [checks.DUPLICATE_MESSAGE]}) from None
     return referral
+
+
+def savepoint():
+    """`begin_nested()`, safe on SQLite too: pysqlite opens no transaction before a SAVEPOINT,
+    so its RELEASE would commit the attempt; open the transaction first."""
+    connection = db.session.connection()
+    if connection.dialect.name == "sqlite" and \
+            not connection.connection.dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN")
+    return db.session.begin_nested()
 
 
 def follow_up(referral: Referral, *, source: str, code_row: ReferralCode | None,

@@ -108,8 +108,8 @@ def next_kind(clocks: dict) -> str | None:
 
 
 def clock_seconds_left(clock: SlaClock, agreement: Agreement | None, now: datetime) -> int | None:
-    """Seconds left on one running clock (working time for business-hour clocks)."""
-    if clock.status != "running":
+    """Seconds left on one clock still owed (working time for business-hour clocks)."""
+    if clock.met_at is not None or clock.status not in OUTSTANDING:
         return None
     if clock.due_at <= now:
         return -int((now - clock.due_at).total_seconds())

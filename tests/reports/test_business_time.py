@@ -51,8 +51,8 @@ def test_each_duration_matches_the_calendar(db, monkeypatch):
     paths = [True, False] if is_postgres() else [False]
     for sql in paths:
         monkeypatch.setattr(business_time, "SQL_ENABLED", sql)
-        measured = business_time.summarise(pop, ["k"], cals, span)
-        assert {k: t.percentiles[0.5] for (k,), t in measured.items()} == pytest.approx(
+        measured = business_time.summarise(pop, [["k"]], cals, span)
+        assert {k: t.percentiles[0.5] for (_, k), t in measured.items()} == pytest.approx(
             expected, abs=1e-6), f"sql={sql}"
 
 

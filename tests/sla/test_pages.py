@@ -162,3 +162,27 @@ def test_team_page_is_for_managers(world, client):
     sign_in(client, world.rep)
     assert client.get("/queue/team").status_code == 403
     assert client.post("/queue/team/reassign", data={}).status_code == 403
+
+
+def test_the_action_forms_carry_their_csrf_token(world):
+    import re
+
+    from referral_app.app import create_app
+    from tests.conftest import make_config
+
+    secured = create_app(make_config(WTF_CSRF_ENABLED=True))
+    lead = world.lead()
+    client = secured.test_client()
+    page = client.get("/sign-in").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    client.post("/sign-in", data={"email": world.rep.email, "password": "correct horse",
+                                  "csrf_token": token})
+    page = client.get(f"/queue/leads/{lead.id}").get_data(as_text=True)
+    token = re.search(r'name="attempt-csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    data = {"attempt-channel": "email", "attempt-outcome": "no_answer"}
+    assert client.post(f"/queue/leads/{lead.id}/attempt", data=data).status_code == 400
+    response = client.post(f"/queue/leads/{lead.id}/attempt",
+                           data={**data, "attempt-csrf_token": token})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert leads.attempt_stats(lead) == (1, False)

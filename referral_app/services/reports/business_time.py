@@ -22,16 +22,19 @@ from sqlalchemy import (
     BigInteger,
     Float,
     Integer,
-    and_,
     bindparam,
     case,
     cast,
     extract,
     func,
+    literal,
+    null,
     or_,
     select,
+    tuple_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.elements import Grouping
 
 from referral_app.calendar import BusinessCalendar
 from referral_app.extensions import db
@@ -55,17 +58,18 @@ def use_sql() -> bool:
     return SQL_ENABLED and db.engine.dialect.name == "postgresql"
 
 
-def summarise(pop, keys: list[str], calendars: dict[int, BusinessCalendar], span: tuple,
+def summarise(pop, sets: list[list[str]], calendars: dict[int, BusinessCalendar], span: tuple,
               percentiles=(0.5, 0.9), edges=()) -> dict[tuple, Timing]:
-    """Group `pop` by `keys` and measure started_at → ended_at in its calendar's hours.
+    """Measure started_at → ended_at of every row of `pop` in its calendar's open hours and
+    summarise per group, for each grouping set: {(set number, *key values): Timing}.
 
-    `pop` is a subquery with columns `keys`, calendar_id, started_at, ended_at (NULL while
+    `pop` is a subquery with the key columns, calendar_id, started_at, ended_at (NULL while
     the event has not happened) and won (0/1). `edges` (seconds, ascending) cut the bands.
     `span` (lo, hi) must contain every started_at and ended_at.
     """
     if use_sql():
-        return _summarise_sql(pop, keys, calendars, span, percentiles, edges)
-    return _summarise_python(pop, keys, calendars, percentiles, edges)
+        return _summarise_sql(pop, sets, calendars, span, percentiles, edges)
+    return _summarise_python(pop, sets, calendars, percentiles, edges)
 
 
 def percentile(values: list[float], share: float) -> float | None:
@@ -85,111 +89,142 @@ def band_of(seconds: float | None, edges) -> int:
     return sum(1 for edge in edges if seconds >= edge)
 
 
-def _summarise_python(pop, keys, calendars, percentiles, edges) -> dict[tuple, Timing]:
-    columns = [pop.c[k] for k in keys]
-    stmt = select(*columns, pop.c.calendar_id, pop.c.started_at, pop.c.ended_at, pop.c.won)
+def _summarise_python(pop, sets, calendars, percentiles, edges) -> dict[tuple, Timing]:
+    names = sorted({name for keys in sets for name in keys})
+    stmt = select(*[pop.c[k] for k in names], pop.c.calendar_id, pop.c.started_at,
+                  pop.c.ended_at, pop.c.won)
     groups: dict[tuple, tuple[Timing, list]] = {}
     for row in db.session.execute(stmt).yield_per(5000):
-        key = tuple(row[: len(keys)])
-        calendar_id, started, ended, won = row[len(keys):]
-        timing, values = groups.setdefault(
-            key, (Timing(bands=[[0, 0] for _ in range(len(edges) + 2)]), []))
-        timing.rows += 1
+        values = dict(zip(names, row[: len(names)], strict=True))
+        calendar_id, started, ended, won = row[len(names):]
         seconds = None
         calendar = calendars.get(calendar_id)
         if ended is not None and calendar is not None:
             seconds = max(calendar.elapsed(started, ended).total_seconds(), 0.0)
-            timing.timed += 1
-            values.append(seconds)
-        band = timing.bands[band_of(seconds, edges)]
-        band[0] += 1
-        band[1] += int(won or 0)
+        for number, keys in enumerate(sets):
+            key = (number, *[values[k] for k in keys])
+            timing, measured = groups.setdefault(
+                key, (Timing(bands=[[0, 0] for _ in range(len(edges) + 2)]), []))
+            timing.rows += 1
+            if seconds is not None:
+                timing.timed += 1
+                measured.append(seconds)
+            band = timing.bands[band_of(seconds, edges)]
+            band[0] += 1
+            band[1] += int(won or 0)
     out = {}
-    for key, (timing, values) in groups.items():
-        timing.percentiles = {share: percentile(values, share) for share in percentiles}
+    for key, (timing, measured) in groups.items():
+        timing.percentiles = {share: percentile(measured, share) for share in percentiles}
         timing.bands = [tuple(b) for b in timing.bands]
         out[key] = timing
     return out
 
 
-def _summarise_sql(pop, keys, calendars, span, percentiles, edges) -> dict[tuple, Timing]:
-    hours, minutes = _slot_ctes(calendars, *span)
-    h1, h2, m1, m2 = hours.alias("bh_h1"), hours.alias("bh_h2"), minutes.alias("bh_m1"), \
-        minutes.alias("bh_m2")
-    source = pop
-    opened = _open_seconds(pop.c.started_at, pop.c.calendar_id, h1, m1)
-    closed = _open_seconds(pop.c.ended_at, pop.c.calendar_id, h2, m2)
-    for hour, minute, column in ((h1, m1, pop.c.started_at), (h2, m2, pop.c.ended_at)):
-        epoch = extract("epoch", column)
-        source = source.outerjoin(hour, and_(
-            hour.c.cal == pop.c.calendar_id,
-            hour.c.idx == cast(func.floor(epoch / HOUR), BigInteger)))
-        source = source.outerjoin(minute, and_(
-            minute.c.cal == pop.c.calendar_id,
-            minute.c.idx == cast(func.floor(epoch / MINUTE), BigInteger)))
+def _summarise_sql(pop, sets, calendars, span, percentiles, edges) -> dict[tuple, Timing]:
+    first, last = _hour_range(*span)
+    # Each layer is a MATERIALIZED CTE so PostgreSQL computes its columns once per row
+    # instead of inlining the expressions into every place that reads them.
+    keys = sorted({name for group in sets for name in group})
+    located = select(*[pop.c[k] for k in keys], pop.c.calendar_id,
+                     func.coalesce(pop.c.won, 0).label("won"),
+                     *_locate(pop.c.started_at, "s", first), *_locate(pop.c.ended_at, "e", first)) \
+        .cte("located").prefix_with("MATERIALIZED")
+    opened = _open_seconds(located, "s", calendars, first, last)
+    closed = _open_seconds(located, "e", calendars, first, last)
+    bounds = select(*[located.c[k] for k in keys], located.c.won, opened.label("opened"),
+                    closed.label("closed")).cte("bounds").prefix_with("MATERIALIZED")
     # GREATEST ignores NULLs, so an event that has not happened must stay NULL explicitly.
-    seconds = case((or_(opened.is_(None), closed.is_(None)), None),
-                   else_=func.greatest(closed - opened, 0.0))
-    cols = [pop.c[k] for k in keys]
-    # Measure each row once in a derived table; the aggregates then only read its columns.
-    measured = select(*cols, seconds.label("secs"), func.coalesce(pop.c.won, 0).label("won")) \
-        .select_from(source).subquery("measured")
+    secs = case((or_(bounds.c.opened.is_(None), bounds.c.closed.is_(None)), None),
+                else_=func.greatest(bounds.c.closed - bounds.c.opened, 0.0))
+    measured = select(*[bounds.c[k] for k in keys], bounds.c.won, secs.label("secs")) \
+        .cte("measured").prefix_with("MATERIALIZED")
     secs, won = measured.c.secs, measured.c.won
     band_expr = case(*[(secs < edge, i) for i, edge in enumerate(edges)],
                      else_=len(edges)) if edges else 0
     band_expr = case((secs.is_(None), len(edges) + 1), else_=band_expr)
-    keys_out = [measured.c[k] for k in keys]
+    names = keys
+    cols = [measured.c[k] for k in names]
     measures = [func.count(), func.count(secs)]
     measures += [func.percentile_cont(share).within_group(secs) for share in percentiles]
     for band in range(len(edges) + 2):
         hit = band_expr == band
         measures += [func.sum(case((hit, 1), else_=0)), func.sum(case((hit, won), else_=0))]
-    stmt = select(*keys_out, *measures).group_by(*keys_out)
+    if len(sets) == 1:
+        stmt = select(literal(0), *cols, *measures).group_by(*cols)
+    else:
+        # One pass for several groupings (e.g. per month and per period): GROUPING SETS, and
+        # GROUPING() tells which set a row belongs to (a bit per column left out).
+        masks = {sum(1 << (len(names) - 1 - i) for i, n in enumerate(names) if n not in group): no
+                 for no, group in enumerate(sets)}
+        stmt = select(func.grouping(*cols), *cols, *measures).group_by(
+            func.grouping_sets(*[tuple_(*[measured.c[k] for k in group]) for group in sets]))
     out = {}
     for row in db.session.execute(stmt):
-        key, rest = tuple(row[: len(keys)]), row[len(keys):]
+        number = row[0] if len(sets) == 1 else masks[row[0]]
+        values = dict(zip(names, row[1: 1 + len(names)], strict=True))
+        rest = row[1 + len(names):]
+        if not rest[0]:
+            continue
         pct = rest[2: 2 + len(percentiles)]
         flat = rest[2 + len(percentiles):]
-        out[key] = Timing(
+        out[(number, *[values[k] for k in sets[number]])] = Timing(
             rows=rest[0], timed=rest[1],
-            percentiles={s: (float(v) if v is not None else None) for s, v in zip(percentiles, pct, strict=True)},
+            percentiles={s: (float(v) if v is not None else None)
+                         for s, v in zip(percentiles, pct, strict=True)},
             bands=[(int(flat[i] or 0), int(flat[i + 1] or 0)) for i in range(0, len(flat), 2)])
     return out
 
 
-def _open_seconds(column, calendar_id, hour, minute):
-    """Open seconds from the epoch of the slot table up to `column` (NULL outside the span)."""
-    epoch = extract("epoch", column)
-    in_minute = minute.c.cum + (epoch - minute.c.idx * MINUTE) * minute.c.open / MINUTE
-    in_hour = hour.c.cum + (epoch - hour.c.idx * HOUR) * hour.c.open / HOUR
-    return func.coalesce(in_minute, in_hour)
-
-
-def _slot_ctes(calendars: dict[int, BusinessCalendar], lo: datetime, hi: datetime):
+def _hour_range(lo: datetime, hi: datetime) -> tuple[int, int]:
     first = math.floor((lo - EPOCH).total_seconds() / HOUR)
-    # Whole days, so one cached table serves every report of the day.
+    # Whole days past `hi`, so one cached table serves every report of the day.
     last = math.ceil((hi - EPOCH).total_seconds() / 86400) * 24 + 24
-    arrays = {name: [] for name in ("hc", "hi", "hs", "ho", "mc", "mi", "ms", "mo")}
-    for calendar_id, calendar in calendars.items():
-        hours, minutes = slots(calendar, first, last)
-        for target, rows in (("h", hours), ("m", minutes)):
-            arrays[target + "c"].extend([calendar_id] * len(rows))
-            for i, name in enumerate(("i", "s", "o")):
-                arrays[target + name].extend(row[i] for row in rows)
+    return first, last
 
-    def table(prefix: str, name: str):
-        values = func.unnest(
-            bindparam(f"{name}_cal", arrays[prefix + "c"], type_=ARRAY(Integer)),
-            bindparam(f"{name}_idx", arrays[prefix + "i"], type_=ARRAY(BigInteger)),
-            bindparam(f"{name}_cum", arrays[prefix + "s"], type_=ARRAY(Float)),
-            bindparam(f"{name}_open", arrays[prefix + "o"], type_=ARRAY(Float)),
-        ).table_valued("cal", "idx", "cum", "open").render_derived(name=name)
-        return select(values.c.cal, values.c.idx, values.c.cum, values.c.open).cte(name)
 
-    return table("h", "bh_hours"), table("m", "bh_minutes")
+def _locate(column, prefix: str, first: int) -> list:
+    """The instant as (1-based hour slot, seconds into that hour, minute of the hour)."""
+    epoch = cast(extract("epoch", column), Float)
+    hour = cast(func.floor(epoch / HOUR), BigInteger) - (first - 1)
+    into = epoch - func.floor(epoch / HOUR) * HOUR
+    return [hour.label(f"{prefix}_hour"), into.label(f"{prefix}_into"),
+            cast(func.floor(into / MINUTE), Integer).label(f"{prefix}_minute")]
+
+
+def _open_seconds(located, prefix: str, calendars, first: int, last: int):
+    """Open seconds from the start of the slot table up to the located instant, in the row's
+    calendar (NULL outside the table): array subscripts, O(1) per row and no join."""
+    hour, into = located.c[f"{prefix}_hour"], located.c[f"{prefix}_into"]
+    minute = located.c[f"{prefix}_minute"]
+    whens = []
+    for ident, calendar in sorted(calendars.items()):
+        cum, opened, pointer, m_cum, m_open = (
+            Grouping(bindparam(f"bh_{name}_{ident}", values, type_=ARRAY(kind)))
+            for name, values, kind in zip(
+                ("cum", "open", "ptr", "mcum", "mopen"), arrays(calendar, first, last),
+                (Float, Float, Integer, Float, Float), strict=True))
+        at = pointer[hour] + minute + 1
+        whens.append((located.c.calendar_id == ident, case(
+            (or_(hour < 1, hour > last - first), None),
+            (or_(opened[hour] == 0, opened[hour] == HOUR), cum[hour] + into * opened[hour] / HOUR),
+            else_=m_cum[at] + (into - minute * MINUTE) * m_open[at] / MINUTE)))
+    return case(*whens, else_=None) if whens else null()
 
 
 @functools.lru_cache(maxsize=32)
+def arrays(calendar: BusinessCalendar, first_hour: int, last_hour: int) -> tuple:
+    """The slot table as five arrays: per hour cumulative and open seconds and a pointer
+    (0-based) to its minutes, then per minute of partly open hours the same two figures."""
+    hours, minutes = slots(calendar, first_hour, last_hour)
+    pointers, seen = [], 0
+    for _, _, open_seconds in hours:
+        pointers.append(seen if 0 < open_seconds < HOUR else 0)
+        if 0 < open_seconds < HOUR:
+            seen += 60
+    return ([h[1] for h in hours], [h[2] for h in hours], pointers,
+            [m[1] for m in minutes], [m[2] for m in minutes])
+
+
 def slots(calendar: BusinessCalendar, first_hour: int, last_hour: int) -> tuple[list, list]:
     """([(hour, open seconds before it, open seconds in it)], the same per minute for hours
     that are only partly open), cumulative from `first_hour`."""
