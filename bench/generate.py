@@ -89,6 +89,21 @@ def received_at(world: World, i: int, n: int) -> float:
     return world.start + (math.sqrt(1 + 3 * u) - 1) * SPAN_DAYS * 86400.0 - 60
 
 
+def schema_fingerprint() -> str:
+    """A digest of the models' tables, columns and indexes: a data set built from other
+    models is rebuilt rather than benchmarked with yesterday's indexes."""
+    import hashlib
+
+    from referral_app import models  # noqa: F401
+    from referral_app.extensions import db
+
+    parts = []
+    for table in sorted(db.metadata.tables.values(), key=lambda t: t.name):
+        parts.append(table.name + ":" + ",".join(f"{c.name} {c.type}" for c in table.columns))
+        parts += sorted(f"{i.name}({','.join(c.name for c in i.columns)})" for i in table.indexes)
+    return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:12]
+
+
 def generate(leads: int, url: str = pgload.DEFAULT_URL, schema: str = "public", seed: int = 1,
              chunk: int = 20_000, log=print) -> dict[str, int]:
     """Recreate `schema` with a data set of `leads` leads; returns the rows per table."""
@@ -129,6 +144,7 @@ def generate(leads: int, url: str = pgload.DEFAULT_URL, schema: str = "public", 
     with pgload.connect(url, schema, autocommit=True) as conn:
         conn.execute(META)
         meta = {"leads": leads, "seed": seed, "version": GENERATOR_VERSION,
+                "schema": schema_fingerprint(),
                 "now": datetime.fromtimestamp(now, UTC).isoformat(),
                 "seconds": round(time.monotonic() - began)}
         for key, value in meta.items():

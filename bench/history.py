@@ -64,8 +64,9 @@ class Chunk:
         source = next(name for name, p in SOURCES if r < p)
         email = self._email(lead_id, t0)
         assigned = t0 + rng.uniform(5, 600)
-        # A week old at least, so every one of their clocks is already overdue.
-        neglected = rng.random() < NEGLECTED and t0 < now - 7 * DAY
+        # Every tenth lead (exactly 10%, not a coin toss), a week old at least so that every
+        # one of its clocks is already overdue.
+        neglected = lead_id % round(1 / NEGLECTED) == 7 and t0 < now - 7 * DAY
         stage, moves = ("mql" if rng.random() < .3 else "new", []) if neglected else \
             self._path(t0)
         if neglected and stage == "mql":

@@ -24,7 +24,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` and the app impor
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import figures, figures_db, pgload, report, scenario  # noqa: E402
-from bench.generate import GENERATOR_VERSION, read_meta  # noqa: E402
+from bench.generate import GENERATOR_VERSION, read_meta, schema_fingerprint  # noqa: E402
 from bench.server import ROOT, Gunicorn  # noqa: E402
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/14"  # a database of its own: flushed before and after
@@ -59,11 +59,13 @@ def parse(argv):
 
 def ensure_data(args) -> dict:
     meta = read_meta(args.database_url)
-    if (not args.regenerate and meta.get("leads") == str(args.leads)
-            and meta.get("version") == str(GENERATOR_VERSION)):
+    same = (meta.get("leads") == str(args.leads) and meta.get("version") == str(GENERATOR_VERSION)
+            and meta.get("schema") == schema_fingerprint())
+    if same and not args.regenerate:
         print(f"data set: {args.leads:,} leads generated at {meta.get('now')} (reused)")
         return meta
-    print(f"data set: generating {args.leads:,} leads (nice -n 10)...", flush=True)
+    why = "asked to" if same else "none of this scale and schema yet"
+    print(f"data set: generating {args.leads:,} leads ({why}; nice -n 10)...", flush=True)
     subprocess.run(["nice", "-n", "10", sys.executable, str(ROOT / "bench" / "generate.py"),
                     "--leads", str(args.leads), "--database-url", args.database_url], check=True)
     return read_meta(args.database_url)

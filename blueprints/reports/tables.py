@@ -123,7 +123,7 @@ def sla_tables(report) -> list[Table]:
                    "Decision compliance"],
                   note="Hours are business hours of the agreement's calendar.")
     trend = Table("sla-trend", "Six-month trend", marketing.headers[:3] + [
-        "Target", "Acceptance rate", "First-attempt compliance", "Median h to first attempt"])
+        "Target", "Acceptance rate", "First-attempt compliance", "Attempt-limit compliance"])
     for p in report.products:
         for row in p.months + [p.total]:
             label = _month_label(row, p.timezone)
@@ -141,7 +141,7 @@ def sla_tables(report) -> list[Table]:
             trend.rows.append([p.product, _month_label(row, p.timezone), num(row.mqls),
                                num(row.target), pct(row.acceptance_rate),
                                pct(row.clocks["first_attempt"].compliance),
-                               hours(row.median_seconds)])
+                               pct(row.clocks["attempt_limit"].compliance)])
     return [marketing, sales, trend, breaches_table(report)]
 
 

@@ -2,7 +2,7 @@
 from dataclasses import dataclass
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask_login import current_user, login_required
 
 from blueprints.reports import bp, charts
 from blueprints.reports import tables as t
@@ -129,30 +129,33 @@ def _page_of(table_key: str) -> str | None:
     return TABLE_PAGES.get(table_key)
 
 
-def _build(page: str):
-    """(form, filters, context) or (form, None, error response) for the invalid."""
+def _filters(page: str):
+    """(form, filters) or (form, the 422 page) when the query string is not valid."""
     form = FilterForm(formdata=request.args)
     form.fill_choices()
     own = (current_user.product or "") if page == "mine" else None
     try:
-        filters = read_filters(form, own_product=own)
+        return form, read_filters(form, own_product=own)
     except ValidationFailed as exc:
         for name, messages in exc.fields.items():
             getattr(form, FIELD_OF.get(name, "start")).errors = list(messages)
         page_html = render_template("reports/invalid.html", form=form, page=page,
                                     heading=PAGES[page][0], message=exc.message)
-        return form, None, (page_html, 422)
+        return form, (page_html, 422)
+
+
+def _context(page: str, filters: Filters) -> dict:
     context = PAGES[page][1](filters, utcnow())
     context["table"] = {x.key: x for x in context["tables"]}
-    return form, filters, context
+    return context
 
 
-def _show(page: str, template: str, **extra):
-    form, filters, context = _build(page)
-    if filters is None:
-        return context
+def _show(page: str, template: str):
+    form, filters = _filters(page)
+    if not isinstance(filters, Filters):
+        return filters
     return render_template(template, form=form, f=filters, page=page, heading=PAGES[page][0],
-                           **context, **extra)
+                           **_context(page, filters))
 
 
 @bp.get("/")
@@ -198,15 +201,16 @@ def mine():
 
 
 @bp.get("/<name>.csv")
+@login_required
 def download(name: str):
     page = _page_of(name)
     if page is None:
         abort(404)
     authorize("report.own" if page == "mine" else "report.read")
-    _, filters, context = _build(page)
-    if filters is None:
-        return context
-    table = next((x for x in context["tables"] if x.key == name), None)
+    _, filters = _filters(page)
+    if not isinstance(filters, Filters):
+        return filters
+    table = _context(page, filters)["table"].get(name)
     if table is None:
         abort(404)
     return csv_response(table, filters.period)
@@ -215,9 +219,9 @@ def download(name: str):
 @bp.route("/pack", methods=["GET", "POST"])
 @roles_required("report.read")
 def pack():
-    form, filters, context = _build("pack")
-    if filters is None:
-        return context
+    form, filters = _filters("pack")
+    if not isinstance(filters, Filters):
+        return filters
     notes, status, conflict = NotesForm(), 200, None
     if notes.validate_on_submit():
         try:
@@ -228,7 +232,8 @@ def pack():
             reports.save_note(filters.period, notes.notes.data, current_user.id, base)
             db.session.commit()
             flash("The notes are saved with this period.", "success")
-            return redirect(url_for("reports.pack", **filters.period.as_args()))
+            return redirect(url_for("reports.pack", **filters.period.as_args(),
+                                    min_volume=filters.min_volume))
         except Conflict as exc:
             db.session.rollback()
             status, conflict = 409, exc.message
@@ -237,11 +242,11 @@ def pack():
             status, notes.notes.errors = 422, exc.fields.get("notes", [exc.message])
     elif request.method == "POST":
         status = 400
-    saved = reports.note_for(filters.period)
+    context = _context("pack", filters)
+    saved = context["pack"].note
     notes.version.data = str(reports.version_of(saved))
     if request.method == "GET":
         notes.notes.data = saved.notes if saved is not None else ""
-    context["pack"].note = saved
     html = render_template("reports/pack.html", form=form, f=filters, page="pack",
                            heading=PAGES["pack"][0], notes=notes, conflict=conflict, **context)
     return html, status

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 03:55:12.483198
+Create Date: 2026-11-24 04:15:49.020912
 
 """
 from alembic import op
@@ -494,6 +494,7 @@ def upgrade():
     sa.UniqueConstraint('rule_id', 'referral_id', name=op.f('uq_rewards_rule_id_referral_id'))
     )
     with op.batch_alter_table('rewards', schema=None) as batch_op:
+        batch_op.create_index('ix_rewards_payout_batch_id', ['payout_batch_id', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_rewards_program_id'), ['program_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_rewards_referral_id'), ['referral_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_rewards_referrer_id'), ['referrer_id'], unique=False)
@@ -608,6 +609,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_rewards_referrer_id'))
         batch_op.drop_index(batch_op.f('ix_rewards_referral_id'))
         batch_op.drop_index(batch_op.f('ix_rewards_program_id'))
+        batch_op.drop_index('ix_rewards_payout_batch_id')
 
     op.drop_table('rewards')
     with op.batch_alter_table('purchases', schema=None) as batch_op:

@@ -17,6 +17,8 @@ class Reward(db.Model):
         # Exactly once per (rule, referral): a retried job cannot double-pay.
         UniqueConstraint("rule_id", "referral_id"),
         Index("ix_rewards_status_created", "status", "created_at"),
+        # A payout batch's rows in id order (its CSV, its totals): an index range, not a scan.
+        Index("ix_rewards_payout_batch_id", "payout_batch_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -229,7 +229,8 @@ class ProductSlaOut(ma.Schema):
     months = ma.fields.List(ma.fields.Nested(SlaMonthOut))
     total = ma.fields.Nested(SlaMonthOut)
     trend = ma.fields.List(ma.fields.Nested(SlaMonthOut), metadata={
-        "description": "The six whole months ending with the period's last month."})
+        "description": "The six months ending with the period's last month (or this month): "
+                       "volumes and compliance; time to first attempt only for the period's."})
 
     @ma.pre_dump
     def from_product(self, p, **kwargs):

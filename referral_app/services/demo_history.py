@@ -3,7 +3,7 @@ import random
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from referral_app.extensions import db
 from referral_app.models import (
@@ -12,6 +12,7 @@ from referral_app.models import (
 )
 from referral_app.models.base import utcnow
 from referral_app.services.codes import code_for
+from referral_app.services.sla import refresh_due_all
 
 FIRST = ["Alex", "Blair", "Casey", "Dana", "Eli", "Frankie", "Gabi", "Harper", "Ira", "Jo",
          "Kai", "Lee", "Morgan", "Noa", "Oakley", "Parker", "Quinn", "Reese", "Sky", "Toni"]
@@ -51,6 +52,11 @@ def seed_history(leads: int = 320, seed: int = 7) -> int:
         owner = rng.choice([r for r in reps if r.product == program.product] or reps)
         _one_lead(rng, n, program, referrer, owner, agreements[program.product], received, now)
     db.session.flush()
+    # History is history: old breaches were dealt with back then; the queue's order is
+    # the earliest due time still owed, kept on the lead.
+    db.session.execute(update(SlaClock).where(SlaClock.status == "breached")
+                       .values(handled_at=SlaClock.breached_at))
+    refresh_due_all()
     return leads
 
 

@@ -115,7 +115,8 @@ def accept(lead: Lead, actor_id: int, checklist=(), at: datetime | None = None) 
     unknown = [item for item in ticked if item not in allowed]
     if unknown:
         raise ValidationFailed("Tick only items of the product's SQL checklist.",
-                               fields={"checklist": [f"Not on the checklist: {i}" for i in unknown]})
+                               fields={"checklist": [f"Not on the checklist: {i}"
+                                                     for i in unknown]})
     event = change_stage(lead, "sql", actor_id=actor_id, at=at, reason="accepted by sales",
                          data={"checklist": ticked})
     lead.sql_checklist = [item for item in allowed if item in ticked]
@@ -133,19 +134,19 @@ def reject(lead: Lead, actor_id: int, reason: str, note: str = "",
                                fields={"reason": ["A reason is required."]})
     at = at or utcnow()
     lead = lock(lead)
+    # The decision is met first; change_stage then cancels whatever else still runs.
+    sla.satisfy(sla.clocks_of(lead, lock=True).get("decision"), at)
     event = change_stage(lead, "rejected", actor_id=actor_id, at=at, reason=reason,
                          data={"note": note} if note else {})
     lead.close_reason = f"{reason}: {note}" if note else reason
-    clocks = sla.clocks_of(lead, lock=True)
-    sla.satisfy(clocks.get("decision"), at)
-    sla.cancel_running(lead, clocks)
     return event
 
 
 def _amount(value, required: bool) -> Decimal | None:
     if value in (None, ""):
         if required:
-            raise ValidationFailed("Give the amount.", fields={"amount": ["An amount is required."]})
+            raise ValidationFailed("Give the amount.",
+                                   fields={"amount": ["An amount is required."]})
         return None
     try:
         amount = money(value)
@@ -187,7 +188,6 @@ def close(lead: Lead, actor_id: int, won: bool, amount=None, reason: str | None 
         lead.amount = value
     if reason:
         lead.close_reason = f"{reason}: {note}" if note else reason
-    sla.cancel_running(lead)
     return event
 
 
@@ -195,7 +195,6 @@ def recycle(lead: Lead, actor_id: int | None, reason: str, at: datetime | None =
     """Back to marketing nurture (stage recycled), with the reason."""
     event = change_stage(lead, "recycled", actor_id=actor_id, at=at or utcnow(), reason=reason)
     lead.close_reason = reason
-    sla.cancel_running(lead)
     return event
 
 

@@ -47,7 +47,8 @@ def _after(agreement: Agreement, business: bool, start: datetime, delta: timedel
 
 
 def clocks_of(lead: Lead, lock: bool = False) -> dict[str, SlaClock]:
-    """The lead's clocks by kind, read fresh; `lock` holds them against a concurrent sweep."""
+    """The lead's clocks by kind; `lock` re-reads them under a row lock, so a concurrent
+    sweep waits and then skips what this transaction met."""
     query = select(SlaClock).where(SlaClock.lead_id == lead.id)
     if lock:
         query = query.with_for_update().execution_options(populate_existing=True)
@@ -64,7 +65,7 @@ def start_clock(lead: Lead, kind: str, at: datetime) -> SlaClock | None:
         return existing
     clock = SlaClock(lead_id=lead.id, kind=kind, agreement_id=agreement.id,
                      owner_id=lead.owner_id, started_at=at)
-    clock.due_at = _after(agreement, is_business(clock.kind, agreement), at, _allowed(kind, agreement))
+    clock.due_at = _after(agreement, is_business(kind, agreement), at, _allowed(kind, agreement))
     db.session.add(clock)
     db.session.flush()
     schedule(clock, agreement)

@@ -51,6 +51,11 @@ def change_stage(lead: Lead, to_stage: str, actor_id: int | None = None,
     lead.closed_at = None if lead.is_open else at
     db.session.add(event)
     db.session.flush()
+    if not lead.is_open:
+        # A closed lead owes sales nothing more, whoever closed it (rep, purchase, privacy).
+        from referral_app.services.sla import cancel_running
+
+        cancel_running(lead)
     enqueue_after_commit("referral_app.jobs.lead_events.stage_changed", event.id)
     return event
 

@@ -23,7 +23,13 @@ import pytest
 import time_machine
 
 from referral_app.models import (
-    LeadEvent, Purchase, ReferralCode, Reward, RewardRule, SlaClock, User,
+    LeadEvent,
+    Purchase,
+    ReferralCode,
+    Reward,
+    RewardRule,
+    SlaClock,
+    User,
 )
 from tests import factories
 

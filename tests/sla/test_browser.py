@@ -12,7 +12,8 @@ pytestmark = pytest.mark.browser
 
 def test_keyboard_through_the_queue_and_a_ticking_countdown(page, world):  # noqa: F811
     # A one-hour wall-clock SLA from now: the countdown shows seconds, so it visibly ticks.
-    world.agreement.first_attempt_clock, world.agreement.first_attempt_hours = "calendar", Decimal(1)
+    world.agreement.first_attempt_clock = "calendar"
+    world.agreement.first_attempt_hours = Decimal(1)
     db.session.commit()
     now = datetime.now(UTC)
     first = world.lead(at=now, name="First Fay")

@@ -12,7 +12,8 @@ from tests.sla.conftest import MONDAY_10, clock
 
 
 def _definitions():
-    db.session.add(MqlDefinition(product="Widget", sql_checklist=["Budget confirmed", "Has a need"]))
+    db.session.add(MqlDefinition(product="Widget",
+                                 sql_checklist=["Budget confirmed", "Has a need"]))
     db.session.add_all([RejectionReason(kind="reject", label="Not our market"),
                         RejectionReason(kind="reject", label="Retired reason", active=False),
                         RejectionReason(kind="lost", label="Chose a competitor")])
@@ -27,7 +28,8 @@ def _page(client, lead):
 
 def test_lead_page_tells_the_story_and_escapes(world, client):
     _definitions()
-    lead = world.lead(name="Ann <img src=x onerror=alert(1)>", note="Call after 3pm\n<script>x</script>")
+    lead = world.lead(name="Ann <img src=x onerror=alert(1)>",
+                      note="Call after 3pm\n<script>x</script>")
     lead.score, lead.score_rules = 60, [{"field": "title", "operator": "contains",
                                          "value": "VP", "points": 40}]
     db.session.commit()
@@ -155,7 +157,8 @@ def test_bulk_reassign_keeps_the_first_attempt_clock_unless_asked(world, client)
     assert second.owner_id == world.other_rep.id
     assert clock(second).started_at > MONDAY_10 + timedelta(hours=1)  # restarted now
     nothing = client.post("/queue/team/reassign", data={"bulk-owner": str(world.rep.id)})
-    assert nothing.status_code == 422 and "Tick at least one lead." in nothing.get_data(as_text=True)
+    assert nothing.status_code == 422
+    assert "Tick at least one lead." in nothing.get_data(as_text=True)
 
 
 def test_team_page_is_for_managers(world, client):
@@ -172,16 +175,18 @@ def test_the_action_forms_carry_their_csrf_token(world):
 
     secured = create_app(make_config(WTF_CSRF_ENABLED=True))
     lead = world.lead()
+    email, lead_id = world.rep.email, lead.id
+    db.session.commit()  # end the test's read transaction: SQLite writers would wait on it
     client = secured.test_client()
     page = client.get("/sign-in").get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    client.post("/sign-in", data={"email": world.rep.email, "password": "correct horse",
+    client.post("/sign-in", data={"email": email, "password": "correct horse",
                                   "csrf_token": token})
-    page = client.get(f"/queue/leads/{lead.id}").get_data(as_text=True)
+    page = client.get(f"/queue/leads/{lead_id}").get_data(as_text=True)
     token = re.search(r'name="attempt-csrf_token" type="hidden" value="([^"]+)"', page).group(1)
     data = {"attempt-channel": "email", "attempt-outcome": "no_answer"}
-    assert client.post(f"/queue/leads/{lead.id}/attempt", data=data).status_code == 400
-    response = client.post(f"/queue/leads/{lead.id}/attempt",
+    assert client.post(f"/queue/leads/{lead_id}/attempt", data=data).status_code == 400
+    response = client.post(f"/queue/leads/{lead_id}/attempt",
                            data={**data, "attempt-csrf_token": token})
     assert response.status_code == 302
     db.session.expire_all()

@@ -13,7 +13,8 @@ from tests.sla.conftest import MONDAY_10, clock
 def test_reassign_keeps_the_running_clock_and_records_an_event(world):
     lead = world.lead()
     due = clock(lead).due_at
-    event = leads.reassign(lead, world.other_rep.id, world.manager.id, at=MONDAY_10 + timedelta(hours=1))
+    event = leads.reassign(lead, world.other_rep.id, world.manager.id,
+                           at=MONDAY_10 + timedelta(hours=1))
     assert (event.kind, event.data["from_owner"], event.data["to_owner"]) == (
         "assign", world.rep.id, world.other_rep.id)
     assert lead.owner_id == world.other_rep.id

@@ -21,7 +21,8 @@ def test_sweep_marks_only_overdue_running_clocks(world):
     overdue, later = world.lead(), world.lead(at=MONDAY_10 + timedelta(hours=2))
     ids = sla.sweep(DUE + timedelta(seconds=30))
     assert ids == [clock(overdue).id]
-    assert (clock(overdue).status, clock(overdue).breached_at) == ("breached", DUE + timedelta(seconds=30))
+    assert clock(overdue).status == "breached"
+    assert clock(overdue).breached_at == DUE + timedelta(seconds=30)
     assert clock(later).status == "running"
 
 
@@ -47,7 +48,8 @@ def test_sweep_is_one_statement(world, db):
         assert len(sla.sweep(DUE + timedelta(minutes=1))) == 3
     finally:
         db.event.remove(db.engine, "before_cursor_execute", count)
-    assert len(statements) == 1 and statements[0].lstrip().upper().startswith("UPDATE")
+    work = [s for s in statements if s.split()[0].upper() not in ("BEGIN", "SAVEPOINT")]
+    assert len(work) == 1 and work[0].lstrip().upper().startswith("UPDATE")
 
 
 @pytest.mark.skipif(not is_postgres(), reason="row locks need PostgreSQL")

@@ -16,8 +16,16 @@ from werkzeug.security import generate_password_hash
 
 from referral_app.extensions import db
 from referral_app.models import (
-    Agreement, ApiToken, CsvImport, PayoutBatch, Purchase, RejectionReason, Reward, User,
-    WebhookDelivery, WebhookSubscription,
+    Agreement,
+    ApiToken,
+    CsvImport,
+    PayoutBatch,
+    Purchase,
+    RejectionReason,
+    Reward,
+    User,
+    WebhookDelivery,
+    WebhookSubscription,
 )
 from tests import factories as f
 

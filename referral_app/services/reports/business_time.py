@@ -1,14 +1,14 @@
 """Business hours between two instants for many rows: in SQL on PostgreSQL, else the calendar.
 
 Time to first attempt is reported in business hours, which SQL cannot know by itself. On
-PostgreSQL we send, per calendar, a table of cumulative open seconds at every UTC hour of the
-report's span (and at every minute of the few hours a calendar opens or closes mid-hour),
-built once from `BusinessCalendar.elapsed` and cached. Then open time up to an instant is
-`cum(hour) + seconds into the hour * open share`, the elapsed time is a difference of two such
-lookups (hash joins), and medians, p90s and speed bands are ordinary aggregates
-(`percentile_cont`). That keeps a million leads out of Python. It is exact for calendars
-whose opening times are whole minutes; an opening at a second inside a minute is
-interpolated within that minute.
+PostgreSQL we send, per calendar, the cumulative open seconds at every UTC hour of the
+report's span (and at every minute of the few hours a calendar opens or closes mid-hour) as
+array parameters, built once from `BusinessCalendar.elapsed` and cached. Open time up to an
+instant is then `cum[hour] + seconds into the hour * open share` (an O(1) array subscript per
+row, no join), the elapsed time is the difference of two such lookups, and medians, p90s
+and speed bands are ordinary aggregates (`percentile_cont`). That keeps a million leads out
+of Python. It is exact for calendars whose opening times are whole minutes; an opening at a
+second inside a minute is interpolated within that minute.
 
 Elsewhere (SQLite, the embedded default with small data) the rows are read and measured with
 `BusinessCalendar.elapsed`; both paths give the same figures (tests check that).

@@ -19,6 +19,7 @@ from referral_app.services.reports.common import (
     SIDE_EXITS,
     cohort,
     count_if,
+    fast_reads,
     money_sum,
     per_lead_stages,
     rate,
@@ -105,6 +106,7 @@ def stage_counts(period, group_by=(), program_id=None, product=None,
 
 def funnel(period, program=None, product=None) -> Funnel:
     """The funnel of the leads received in `period`, for one program or product if given."""
+    fast_reads()
     program_id = program.id if program is not None else None
     counts = stage_counts(period, program_id=program_id, product=product).get((), StageCounts())
     purchases = cohort(

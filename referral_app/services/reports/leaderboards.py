@@ -10,7 +10,7 @@ program and rep) are ranked here.
 from dataclasses import dataclass, field
 
 from referral_app.models import Program, User
-from referral_app.services.reports.common import names, rate
+from referral_app.services.reports.common import fast_reads, names, rate
 from referral_app.services.reports.funnel import StageCounts, stage_counts
 
 MEASURES = ("sql", "opportunity", "won")
@@ -71,6 +71,7 @@ def rank(totals: dict[int, StageCounts], labels: dict[int, str], measure: str, o
 
 def leaderboards(period, min_volume: int = DEFAULT_MIN_VOLUME, limit: int = DEFAULT_LIMIT,
                  product: str | None = None) -> Leaderboards:
+    fast_reads()
     rows = stage_counts(period, group_by=("program_id", "owner_id"), product=product)
     totals = {"programs": _roll_up(rows, 0), "reps": _roll_up(rows, 1)}
     labels = {"programs": names(Program, totals["programs"]),

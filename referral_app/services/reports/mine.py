@@ -10,10 +10,10 @@ from sqlalchemy import or_, select
 
 from referral_app.extensions import db
 from referral_app.models import SlaClock
-from referral_app.services.reports.common import calendars, rate
+from referral_app.services.reports.common import calendars, fast_reads, rate
 from referral_app.services.reports.funnel import StageCounts, stage_counts
 from referral_app.services.reports.periods import Bucket
-from referral_app.services.reports.sla_measures import attempt_timing, clock_outcomes
+from referral_app.services.reports.sla_measures import Layout, attempt_timing, clock_outcomes
 from referral_app.services.reports.sla_report import CLOCK_KINDS, ClockStats
 
 RECENT_BREACHES = 20
@@ -38,14 +38,16 @@ class MyNumbers:
 
 
 def my_numbers(period, user_id: int, now: datetime) -> MyNumbers:
-    whole = [Bucket("period", period.start_utc, period.end_utc)]
+    fast_reads()
+    bucket = Bucket("period", period.start_utc, period.end_utc)
+    whole = Layout.single([bucket])
     result = MyNumbers(period=period)
     result.counts = stage_counts(period, owner_id=user_id).get((), StageCounts())
     for (kind,), (n, met, breached) in clock_outcomes(whole, now, owner_id=user_id,
                                                       group=("kind",)).items():
         if kind in CLOCK_KINDS:
             result.clocks[kind] = ClockStats(n, met, breached)
-    timing = attempt_timing(whole, now, calendars(), keys=(), owner_id=user_id).get(())
+    timing = attempt_timing(whole, now, calendars(), sets=((),), owner_id=user_id).get((0,))
     if timing is not None:
         result.timed = timing.timed
         result.median_seconds = timing.percentiles[0.5]
@@ -53,8 +55,8 @@ def my_numbers(period, user_id: int, now: datetime) -> MyNumbers:
     overdue = (SlaClock.status == "running") & (SlaClock.due_at < now)
     result.recent_breaches = db.session.scalars(
         select(SlaClock).where(SlaClock.owner_id == user_id,
-                               SlaClock.started_at >= whole[0].start,
-                               SlaClock.started_at < whole[0].end,
+                               SlaClock.started_at >= bucket.start,
+                               SlaClock.started_at < bucket.end,
                                or_(SlaClock.status == "breached", overdue))
         .order_by(SlaClock.due_at.desc()).limit(RECENT_BREACHES)).all()
     return result

@@ -13,7 +13,14 @@ from sqlalchemy import func, select
 from referral_app.extensions import db
 from referral_app.models import Program, Referral, ReferralCode, User
 from referral_app.models.user import REFERRER_KINDS
-from referral_app.services.reports.common import count_if, money_sum, names, per_lead_stages, rate
+from referral_app.services.reports.common import (
+    count_if,
+    fast_reads,
+    money_sum,
+    names,
+    per_lead_stages,
+    rate,
+)
 
 TOP = 10
 
@@ -120,6 +127,7 @@ def _clicks() -> list[Clicks]:
 
 
 def referrers(period, program=None, product: str | None = None) -> Referrers:
+    fast_reads()
     per_lead = per_lead_stages(period, program.id if program is not None else None, product)
     return Referrers(period=period, participation=_participation(period, per_lead),
                      best=_best(per_lead), clicks=_clicks())

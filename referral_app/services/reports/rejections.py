@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from referral_app.extensions import db
 from referral_app.models import Lead, LeadEvent, Program, Referral
-from referral_app.services.reports.common import cohort, names, rate
+from referral_app.services.reports.common import cohort, fast_reads, names, rate
 
 KINDS = ("rejected", "lost")
 EXAMPLES = 3
@@ -60,6 +60,7 @@ def _events(period, program_id, product):
 
 
 def rejections(period, program=None, product: str | None = None) -> Rejections:
+    fast_reads()
     events = _events(period, program.id if program is not None else None, product)
     group = (events.c.program_id, events.c.kind, events.c.reason)
     counts = db.session.execute(select(*group, func.count()).group_by(*group)).all()

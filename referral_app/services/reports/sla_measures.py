@@ -1,10 +1,10 @@
 """The SLA's measurements in SQL: MQLs delivered and accepted, clock outcomes, attempt speed.
 
 Definitions (both teams read the same ones, in the SLA report and the interlock pack):
-- MQL delivered in a month: a lead entering the marketing-qualified state then, that is a
-  stage event into `mql`, or into `sql` straight from `new`/`recycled` (sales accepted it
-  before anyone marked it MQL). A lead re-qualified after recycling counts again, so a
-  period's deliveries are the sum of its months'.
+- MQL delivered in a month: a lead with a stage event into `mql` then (as
+  services.attainment counts it; a lead sales accepted straight from `new` was not
+  qualified by marketing). A lead re-qualified after recycling counts again, so a period's
+  deliveries are the sum of its months'.
 - Accepted / rejected: that lead went into `sql` / `rejected` at or after that event.
 - A clock is counted in the month it started (assignment for first_attempt). Compliance is
   met / (met + breached); a running clock past its due time counts as breached even before
@@ -18,6 +18,7 @@ product to its own month boundaries (per-product CASE), so months start at local
 from dataclasses import dataclass
 
 from sqlalchemy import Integer, and_, case, cast, func, literal, or_, select
+from sqlalchemy.orm import aliased
 
 from referral_app.extensions import db
 from referral_app.models import Agreement, Lead, LeadEvent, SlaClock
@@ -48,17 +49,18 @@ class Layout:
             return None
         return [p for products, _ in self.parts for p in products]
 
-    def bucket(self, column):
+    def bucket(self, column, product=Lead.product):
         """The bucket key of `column`, with the boundaries of the row's product."""
         if len(self.parts) == 1:
             return bucket_of(column, self.parts[0][1])
-        return case(*[(Lead.product.in_(products), bucket_of(column, buckets))
+        return case(*[(product.in_(products), bucket_of(column, buckets))
                       for products, buckets in self.parts], else_=None)
 
 
-def _scope(stmt, layout: Layout, program_id=None, owner_column=None, owner_id=None):
+def _scope(stmt, layout: Layout, program_id=None, owner_column=None, owner_id=None,
+           product=Lead.product):
     if layout.products is not None:
-        stmt = stmt.where(Lead.product.in_(layout.products))
+        stmt = stmt.where(product.in_(layout.products))
     if program_id is not None:
         stmt = stmt.where(Lead.program_id == program_id)
     if owner_id is not None:
@@ -69,26 +71,24 @@ def _scope(stmt, layout: Layout, program_id=None, owner_column=None, owner_id=No
 def marketing(layout: Layout) -> dict[tuple, tuple[int, int, int]]:
     """(product, bucket) -> (MQLs delivered, accepted, rejected)."""
     lo, hi = layout.span
-    qualifying = and_(LeadEvent.kind == "stage", or_(
-        LeadEvent.to_stage == "mql",
-        and_(LeadEvent.to_stage == "sql", LeadEvent.from_stage.in_(("new", "recycled")))))
-    # The latest sql / rejected event of each lead since the span began (a range scan of
-    # ix_lead_events_to_at, then one hash join): later than the MQL event means accepted.
-    later = (select(LeadEvent.lead_id,
-                    func.max(LeadEvent.at).filter(LeadEvent.to_stage == "sql").label("sql_at"),
-                    func.max(LeadEvent.at).filter(LeadEvent.to_stage == "rejected").label("rej_at"))
-             .where(LeadEvent.to_stage.in_(("sql", "rejected")), LeadEvent.at >= lo)
-             .group_by(LeadEvent.lead_id).subquery("later"))
+    qualifying = and_(LeadEvent.kind == "stage", LeadEvent.to_stage == "mql")
+    # Accepted / rejected: joined to the lead's sql / rejected events at or after its MQL event
+    # (range scans of ix_lead_events_to_at, hash joins); duplicates vanish in COUNT DISTINCT.
+    accepted, rejected = aliased(LeadEvent), aliased(LeadEvent)
     inner = _scope(
         select(Lead.product, layout.bucket(LeadEvent.at).label("bucket"), LeadEvent.lead_id,
-               flag(later.c.sql_at >= LeadEvent.at).label("accepted"),
-               flag(later.c.rej_at >= LeadEvent.at).label("rejected"))
+               accepted.lead_id.label("accepted"), rejected.lead_id.label("rejected"))
         .join(Lead, Lead.id == LeadEvent.lead_id)
-        .outerjoin(later, later.c.lead_id == LeadEvent.lead_id)
+        .outerjoin(accepted, and_(accepted.lead_id == LeadEvent.lead_id, accepted.to_stage == "sql",
+                                  accepted.at >= LeadEvent.at, accepted.at >= lo))
+        .outerjoin(rejected, and_(rejected.lead_id == LeadEvent.lead_id,
+                                  rejected.to_stage == "rejected", rejected.at >= LeadEvent.at,
+                                  rejected.at >= lo))
         .where(qualifying, LeadEvent.at >= lo, LeadEvent.at < hi), layout).subquery()
     distinct = func.count(func.distinct(inner.c.lead_id))
     stmt = (select(inner.c.product, inner.c.bucket, distinct,
-                   distinct.filter(inner.c.accepted == 1), distinct.filter(inner.c.rejected == 1))
+                   func.count(func.distinct(inner.c.accepted)),
+                   func.count(func.distinct(inner.c.rejected)))
             .where(inner.c.bucket.is_not(None)).group_by(inner.c.product, inner.c.bucket))
     return {(p, b): (n, a, r) for p, b, n, a, r in db.session.execute(stmt)}
 
@@ -99,39 +99,45 @@ def clock_outcomes(layout: Layout, now, owner_id=None,
     lo, hi = layout.span
     breached = or_(SlaClock.status == "breached",
                    and_(SlaClock.status == "running", SlaClock.due_at < now))
+    # The product comes from the clock's agreement (a handful of rows), not from its lead.
     inner = _scope(
-        select(Lead.product, layout.bucket(SlaClock.started_at).label("bucket"),
-               SlaClock.kind, SlaClock.owner_id, flag(SlaClock.status == "met").label("met"),
-               flag(breached).label("breached"))
-        .join(Lead, Lead.id == SlaClock.lead_id)
+        select(Agreement.product, layout.bucket(SlaClock.started_at, Agreement.product)
+               .label("bucket"), SlaClock.kind, SlaClock.owner_id,
+               flag(SlaClock.status == "met").label("met"), flag(breached).label("breached"))
+        .join(Agreement, Agreement.id == SlaClock.agreement_id)
         .where(SlaClock.started_at >= lo, SlaClock.started_at < hi,
                SlaClock.status != "cancelled"),
-        layout, owner_column=SlaClock.owner_id, owner_id=owner_id).subquery()
+        layout, owner_column=SlaClock.owner_id, owner_id=owner_id,
+        product=Agreement.product).subquery()
     keys = [inner.c[name] for name in group]
     stmt = (select(*keys, func.count(), count_if(inner.c.met == 1), count_if(inner.c.breached == 1))
             .where(inner.c.bucket.is_not(None)).group_by(*keys))
     return {tuple(row[:-3]): tuple(int(v) for v in row[-3:]) for row in db.session.execute(stmt)}
 
 
-def first_attempts(layout: Layout, program_id=None, owner_id=None, period_keys=()):
-    """The first_attempt clocks started in the buckets, as business_time wants them."""
+def first_attempts(layout: Layout, program_id=None, owner_id=None, period_keys=(),
+                   outcome: bool = False):
+    """The first_attempt clocks started in the buckets, as business_time wants them; the
+    lead is joined only when its outcome (won) or its program is asked for."""
     lo, hi = layout.span
-    bucket = layout.bucket(SlaClock.started_at)
+    bucket = layout.bucket(SlaClock.started_at, Agreement.product)
     in_period = case((bucket.in_(period_keys), 1), else_=0) if period_keys else literal(0)
-    stmt = (select(Lead.product, Lead.program_id, SlaClock.owner_id, bucket.label("bucket"),
+    won = cast(flag(Lead.stage == "won"), Integer) if outcome else literal(0)
+    stmt = (select(Agreement.product, SlaClock.owner_id, bucket.label("bucket"),
                    in_period.label("in_period"), Agreement.calendar_id, SlaClock.started_at,
-                   SlaClock.met_at.label("ended_at"),
-                   cast(flag(Lead.stage == "won"), Integer).label("won"))
-            .join(Lead, Lead.id == SlaClock.lead_id)
-            .join(Agreement, Agreement.id == func.coalesce(SlaClock.agreement_id, Lead.agreement_id))
+                   SlaClock.met_at.label("ended_at"), won.label("won"))
+            .join(Agreement, Agreement.id == SlaClock.agreement_id)
             .where(SlaClock.kind == "first_attempt", SlaClock.status != "cancelled",
                    SlaClock.started_at >= lo, SlaClock.started_at < hi, bucket.is_not(None)))
-    return _scope(stmt, layout, program_id, SlaClock.owner_id, owner_id).subquery("first_attempts")
+    if outcome or program_id is not None:
+        stmt = stmt.join(Lead, Lead.id == SlaClock.lead_id)
+    return _scope(stmt, layout, program_id, SlaClock.owner_id, owner_id,
+                  product=Agreement.product).subquery("first_attempts")
 
 
 def attempt_timing(layout: Layout, now, calendars, sets=(("product", "bucket"),),
                    program_id=None, owner_id=None, edges=(), period_keys=()):
     """(set number, *values) -> Timing, for each grouping set (e.g. per month and per period)."""
-    pop = first_attempts(layout, program_id, owner_id, period_keys)
+    pop = first_attempts(layout, program_id, owner_id, period_keys, outcome=bool(edges))
     lo, hi = layout.span
     return summarise(pop, [list(s) for s in sets], calendars, (lo, max(hi, now)), edges=edges)

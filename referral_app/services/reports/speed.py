@@ -7,9 +7,9 @@ those never attempted. Conversion is the share of each band's leads that are won
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from referral_app.services.reports.common import calendars, rate
+from referral_app.services.reports.common import calendars, fast_reads, rate
 from referral_app.services.reports.periods import Bucket
-from referral_app.services.reports.sla_measures import SPEED_EDGES, attempt_timing
+from referral_app.services.reports.sla_measures import SPEED_EDGES, Layout, attempt_timing
 
 BAND_LABELS = ("Under 1 business hour", "1–5 business hours", "5–24 business hours",
                "24 business hours or more", "No attempt yet")
@@ -39,12 +39,13 @@ class Speed:
 
 def speed(period, now: datetime, program=None, product: str | None = None,
           owner_id: int | None = None) -> Speed:
-    whole = [Bucket("period", period.start_utc, period.end_utc)]
-    timings = attempt_timing(whole, now, calendars(), keys=(),
-                             products=[product] if product else None,
+    fast_reads()
+    whole = Layout.single([Bucket("period", period.start_utc, period.end_utc)],
+                          products=[product] if product else None)
+    timings = attempt_timing(whole, now, calendars(), sets=((),),
                              program_id=program.id if program is not None else None,
                              owner_id=owner_id, edges=SPEED_EDGES)
-    timing = timings.get(())
+    timing = timings.get((0,))
     bands = timing.bands if timing else [(0, 0)] * len(BAND_LABELS)
     return Speed(period=period, bands=[Band(label, n, won) for label, (n, won)
                                        in zip(BAND_LABELS, bands, strict=True)],
