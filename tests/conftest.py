@@ -9,6 +9,9 @@ from sqlalchemy import text
 
 from tests import services
 
+# One Playwright for the whole run, whichever directory a browser test lives in.
+pytest_plugins = ["tests.browser_fixtures"]
+
 _state: dict = {}
 
 

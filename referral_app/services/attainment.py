@@ -89,7 +89,7 @@ def month_bounds(month: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
 
 def _mql_leads(product: str, start: datetime, end: datetime):
     return (select(LeadEvent.lead_id).join(Lead, Lead.id == LeadEvent.lead_id)
-            .where(Lead.product == product, LeadEvent.to_stage == "mql",
+            .where(Lead.product == product, LeadEvent.kind == "stage", LeadEvent.to_stage == "mql",
                    LeadEvent.at >= start, LeadEvent.at < end).distinct())
 
 

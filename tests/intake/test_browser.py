@@ -4,7 +4,6 @@ from rq import SimpleWorker
 
 from referral_app.jobs import IMPORTS, get_queue, redis_connection
 from referral_app.services import codes
-from tests.browser.conftest import browser, live_server, page  # noqa: F401  (the fixtures)
 
 pytestmark = pytest.mark.browser
 

@@ -5,7 +5,6 @@ from decimal import Decimal
 import pytest
 
 from referral_app.extensions import db
-from tests.browser.conftest import browser, live_server, page  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 

@@ -161,3 +161,21 @@ def _drain(app) -> None:
     """Run every job now in the queues of this test run, in this process."""
     queues = [get_queue(name.split(":")[-1]) for name in worker_queue_names(app)]
     SimpleWorker(queues, connection=redis_connection()).work(burst=True)
+
+
+def test_rate_limited_forms_keep_working_when_the_limits_store_is_down(app, db, world):
+    """In production the limits live in Redis: a Redis outage must not turn sign-in and the
+    referee landing into errors (the limits fail open)."""
+    production = create_app(make_config(REDIS_URL=REDIS_DOWN, PRODUCTION=True,
+                                        RATELIMIT_ENABLED=True))
+    production.test_client_class = IsolatedClient
+    try:
+        client = production.test_client()
+        landing = client.post(f"/r/{world['code']}", data={
+            "name": "Landing Lou", "email": "lou@prospect.example", "consent": "y"})
+        assert landing.status_code == 302, landing.status_code
+        signed_in = client.post("/sign-in", data={"email": world["rep"].email,
+                                                   "password": "correct horse"})
+        assert signed_in.status_code == 302, signed_in.status_code
+    finally:
+        limiter.enabled = app.config["RATELIMIT_ENABLED"]

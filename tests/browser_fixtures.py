@@ -1,4 +1,4 @@
-"""Browser journeys: the app served on 127.0.0.1 in a thread, driven by Debian's Chromium."""
+"""Browser fixtures for every test directory: the app on 127.0.0.1 in a thread, driven by Debian's Chromium."""
 import threading
 from pathlib import Path
 
@@ -65,3 +65,40 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"rep_{report.when}", report)
+
+
+@pytest.fixture(autouse=True)
+def _rate_limits_as_configured(request):
+    """Another test's app may have switched the shared limiter on: browser journeys sign up and
+    sign in more often than the limits allow, so they run with the test app's setting."""
+    if "page" in request.fixturenames:
+        from referral_app.extensions import limiter
+
+        limiter.enabled = request.getfixturevalue("app").config["RATELIMIT_ENABLED"]
+    yield
+
+
+def go(page, target):
+    """Click what navigates, once the current page has loaded (else its pending images are
+    aborted, which the page fixture counts as failed requests), and wait for the next one."""
+    page.wait_for_load_state("load")
+    target.click()
+    page.wait_for_load_state("load")
+
+
+def sign_in_as(page, user, password="correct horse"):
+    page.goto("/sign-in")
+    page.get_by_label("E-mail").fill(user.email)
+    page.get_by_label("Password").fill(password)
+    go(page, page.get_by_role("button", name="Sign in"))
+
+
+def run_jobs(app):
+    """Run every job waiting in this test run's queues, here and now (a burst worker)."""
+    from rq import SimpleWorker
+
+    from referral_app.jobs import get_queue, redis_connection
+    from referral_app.jobs.queues import worker_queue_names
+
+    queues = [get_queue(name.split(":")[-1]) for name in worker_queue_names(app)]
+    SimpleWorker(queues, connection=redis_connection()).work(burst=True)
