@@ -28,6 +28,8 @@ LOST = ["Chose a competitor", "Price", "Project cancelled", "No response after p
 # Where a lead ends up: (final stage, weight). The path to it follows the main funnel.
 OUTCOMES = [("new", 4), ("mql", 8), ("sql", 8), ("opportunity", 7), ("won", 12), ("lost", 8),
             ("rejected", 7), ("recycled", 4)]
+# How old a lead in each final stage may be: open leads are recent, closed ones anything.
+AGE_DAYS = {"new": (0.05, 2), "mql": (0.5, 8), "sql": (2, 40), "opportunity": (5, 70)}
 PATHS = {"new": [], "mql": ["mql"], "sql": ["mql", "sql"], "opportunity": ["mql", "sql", "opportunity"],
          "won": ["mql", "sql", "opportunity", "won"], "lost": ["mql", "sql", "opportunity", "lost"],
          "rejected": ["mql", "rejected"], "recycled": ["mql", "recycled"]}
@@ -48,9 +50,12 @@ def seed_history(leads: int = 320, seed: int = 7) -> int:
         program = programs[n % len(programs)]
         eligible = [r for r in referrers if r.kind in program.referrer_kinds]
         referrer = rng.choice(eligible)
-        received = now - timedelta(days=rng.uniform(0.2, 182), minutes=rng.randint(0, 600))
+        final = rng.choices([o for o, _ in OUTCOMES], [w for _, w in OUTCOMES])[0]
+        received = now - timedelta(days=rng.uniform(*AGE_DAYS.get(final, (5, 182))),
+                                   minutes=rng.randint(0, 600))
         owner = rng.choice([r for r in reps if r.product == program.product] or reps)
-        _one_lead(rng, n, program, referrer, owner, agreements[program.product], received, now)
+        _one_lead(rng, n, program, referrer, owner, agreements[program.product], received, now,
+                  final)
     db.session.flush()
     # History is history: old breaches were dealt with back then; the queue's order is
     # the earliest due time still owed, kept on the lead.
@@ -60,7 +65,7 @@ def seed_history(leads: int = 320, seed: int = 7) -> int:
     return leads
 
 
-def _one_lead(rng, n, program, referrer, owner, agreement, received, now):
+def _one_lead(rng, n, program, referrer, owner, agreement, received, now, final):
     first, last = rng.choice(FIRST), rng.choice(LAST)
     company = rng.choice(COMPANIES)
     email = f"{first}.{last}.{n}@{company.lower().replace(' ', '')}.example".lower()
@@ -78,7 +83,6 @@ def _one_lead(rng, n, program, referrer, owner, agreement, received, now):
                         consent_at=received, created_at=received)
     db.session.add(referral)
     db.session.flush()
-    final = rng.choices([o for o, _ in OUTCOMES], [w for _, w in OUTCOMES])[0]
     calendar = agreement.calendar.business()
     due = calendar.add(received, timedelta(hours=float(agreement.first_attempt_hours)))
     lead = Lead(referral_id=referral.id, program_id=program.id, product=program.product,
