@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 04:15:49.020912
+Create Date: 2026-11-24 04:43:43.799005
 
 """
 from alembic import op
@@ -390,6 +390,7 @@ def upgrade():
     sa.Column('ip', sa.String(length=45), nullable=True),
     sa.Column('fingerprint', sa.String(length=64), nullable=True),
     sa.Column('created_at', referral_app.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('followed_up_at', referral_app.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['code_id'], ['referral_codes.id'], name=op.f('fk_referrals_code_id_referral_codes')),
     sa.ForeignKeyConstraint(['program_id'], ['programs.id'], name=op.f('fk_referrals_program_id_programs')),
     sa.ForeignKeyConstraint(['referrer_id'], ['users.id'], name=op.f('fk_referrals_referrer_id_users')),
@@ -526,6 +527,7 @@ def upgrade():
     sa.Column('at', referral_app.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('reason', sa.String(), nullable=True),
     sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('processed_at', referral_app.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['actor_id'], ['users.id'], name=op.f('fk_lead_events_actor_id_users')),
     sa.ForeignKeyConstraint(['lead_id'], ['leads.id'], name=op.f('fk_lead_events_lead_id_leads')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_lead_events'))
@@ -534,6 +536,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_lead_events_lead_id'), ['lead_id'], unique=False)
         batch_op.create_index('ix_lead_events_lead_stage_at', ['lead_id', 'to_stage', 'at'], unique=False)
         batch_op.create_index('ix_lead_events_to_at', ['to_stage', 'at'], unique=False)
+        batch_op.create_index('ix_lead_events_unprocessed', ['at'], unique=False, postgresql_where=sa.text('processed_at IS NULL'), sqlite_where=sa.text('processed_at IS NULL'))
 
     op.create_table('reward_events',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -594,6 +597,7 @@ def downgrade():
 
     op.drop_table('reward_events')
     with op.batch_alter_table('lead_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_lead_events_unprocessed', postgresql_where=sa.text('processed_at IS NULL'), sqlite_where=sa.text('processed_at IS NULL'))
         batch_op.drop_index('ix_lead_events_to_at')
         batch_op.drop_index('ix_lead_events_lead_stage_at')
         batch_op.drop_index(batch_op.f('ix_lead_events_lead_id'))

@@ -10,6 +10,7 @@ PERIODIC_JOBS = [
     ("referral_app.jobs.heartbeat.heartbeat", "default", {"interval": 30}),
     ("referral_app.jobs.attainment.track", "default", {"cron": "7 * * * *"}),  # hourly
     ("referral_app.jobs.sla.sweep", "sla", {"cron": "* * * * *"}),
+    ("referral_app.jobs.recovery.recover", "default", {"cron": "* * * * *"}),  # the outbox
     ("referral_app.jobs.rewards.issue_due", "default", {"cron": "*/5 * * * *"}),
     ("referral_app.jobs.snapshots.nightly", "default", {"cron": "30 2 * * *"}),  # UTC
     ("referral_app.jobs.maintenance.prune", "default", {"cron": "17 3 * * *"}),  # retention

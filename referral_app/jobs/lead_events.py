@@ -2,6 +2,7 @@
 from referral_app.extensions import db
 from referral_app.jobs.base import app_job
 from referral_app.models import LeadEvent, Referral
+from referral_app.models.base import utcnow
 from referral_app.services import rewards, webhooks
 from referral_app.services.notify import notify
 from referral_app.services.stages import REWARD_TRIGGERS
@@ -26,6 +27,7 @@ def stage_changed(event_id: int) -> str:
     if event is None:
         return "missing"
     if event.kind != "stage":
+        event.processed_at = event.processed_at or utcnow()
         return "ignored"
     lead = event.lead
     trigger = REWARD_TRIGGERS.get(event.to_stage)
@@ -41,4 +43,5 @@ def stage_changed(event_id: int) -> str:
                dedupe_key=f"stage:{event_id}")
     webhooks.publish("lead.stage_changed", webhooks.stage_payload(event),
                      key=f"lead.stage_changed:{event_id}")
+    event.processed_at = event.processed_at or utcnow()
     return "ok"

@@ -20,6 +20,7 @@ def referral_submitted(referral_id: int) -> str:
     rewards.fire(referral.id, "submitted", at=referral.created_at)
     webhooks.publish("referral.created", webhooks.referral_payload(referral),
                      key=f"referral.created:{referral.id}")
+    referral.followed_up_at = referral.followed_up_at or utcnow()
     return "ok"
 
 

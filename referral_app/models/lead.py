@@ -2,7 +2,7 @@
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from referral_app.extensions import db
@@ -68,6 +68,9 @@ class LeadEvent(db.Model):
         Index("ix_lead_events_to_at", "to_stage", "at"),
         # Reports: how far each lead got (index-only per lead) and "later went to sql".
         Index("ix_lead_events_lead_stage_at", "lead_id", "to_stage", "at"),
+        # Recovery: the few events whose follow-up job has not run (yet).
+        Index("ix_lead_events_unprocessed", "at",
+              postgresql_where=text("processed_at IS NULL"), sqlite_where=text("processed_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -79,6 +82,7 @@ class LeadEvent(db.Model):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     reason: Mapped[str | None] = mapped_column()
     data: Mapped[dict] = mapped_column(JSONType, default=dict)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # follow-ups done
 
     lead: Mapped[Lead] = relationship(back_populates="events")
     actor = relationship("User")

@@ -36,6 +36,8 @@ class Referral(db.Model):
     ip: Mapped[str | None] = mapped_column(String(45), index=True)
     fingerprint: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # Set by the follow-up job (rewards, webhook); NULL means its job may have been lost.
+    followed_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     program = relationship("Program")
     referrer = relationship("User")

@@ -41,7 +41,8 @@ def assign(lead: Lead, rep: User, at: datetime, actor_id: int | None = None,
     """Give an unassigned lead to `rep` at `at`, record it, and start its SLA clocks."""
     event = LeadEvent(lead=lead, kind="assign", from_stage=lead.stage, to_stage=lead.stage,
                       actor_id=actor_id, at=at, reason=reason,
-                      data={"from_owner": lead.owner_id, "to_owner": rep.id, "restart": False})
+                      data={"from_owner": lead.owner_id, "to_owner": rep.id, "restart": False},
+                      processed_at=at)  # no follow-up job: nothing for recovery to redo
     db.session.add(event)
     lead.owner_id, lead.owner, lead.assigned_at = rep.id, rep, at
     rep.last_assigned_at = at

@@ -80,7 +80,7 @@ def _one_lead(rng, n, program, referrer, owner, agreement, received, now, final)
                         company_size=rng.choice([5, 20, 50, 120, 400, 2000]),
                         note=rng.choice(["", "Met at a conference.", "Asked me about our setup.",
                                          "Their team is growing fast."]),
-                        consent_at=received, created_at=received)
+                        consent_at=received, created_at=received, followed_up_at=received)
     db.session.add(referral)
     db.session.flush()
     calendar = agreement.calendar.business()
@@ -92,7 +92,8 @@ def _one_lead(rng, n, program, referrer, owner, agreement, received, now, final)
     lead.open_email = email if lead.is_open else None
     db.session.add(lead)
     db.session.flush()
-    db.session.add(LeadEvent(lead_id=lead.id, to_stage="new", at=received, data={"source": referral.source}))
+    db.session.add(LeadEvent(lead_id=lead.id, to_stage="new", at=received, processed_at=received,
+                             data={"source": referral.source}))
     # Reps mostly keep the SLA; about one in five first attempts comes late.
     late = rng.random() < 0.2
     first_at = calendar.add(received, timedelta(hours=rng.uniform(5.2, 20) if late else rng.uniform(0.1, 4.8)))
@@ -132,6 +133,7 @@ def _one_lead(rng, n, program, referrer, owner, agreement, received, now, final)
         elif stage == "recycled":
             reason = "4 attempts in 16 days without a conversation"
         db.session.add(LeadEvent(lead_id=lead.id, from_stage=previous, to_stage=stage, at=at,
+                                 processed_at=at,
                                  actor_id=owner.id, reason=reason))
         previous = stage
         if stage == "opportunity":

@@ -227,7 +227,8 @@ def reassign(lead: Lead, to_user_id: int, actor_id: int | None, at: datetime | N
                                  reason=reason or "assigned by a manager")
     event = LeadEvent(lead=lead, kind="assign", from_stage=lead.stage, to_stage=lead.stage,
                       actor_id=actor_id, at=at, reason=reason,
-                      data={"from_owner": previous, "to_owner": to_user_id, "restart": restart})
+                      data={"from_owner": previous, "to_owner": to_user_id, "restart": restart},
+                      processed_at=at)  # no follow-up job: nothing for recovery to redo
     db.session.add(event)
     lead.owner_id, lead.assigned_at = to_user_id, at
     target.last_assigned_at = at

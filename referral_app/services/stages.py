@@ -63,8 +63,11 @@ def change_stage(lead: Lead, to_stage: str, actor_id: int | None = None,
 def record_arrival(lead: Lead, actor_id: int | None = None, at: datetime | None = None,
                    source: str | None = None) -> LeadEvent:
     """The first event of every lead: it arrived in stage `new`."""
+    at = at or utcnow()
+    # No follow-up job hangs off the arrival (intake's own job does): processed at once.
     event = LeadEvent(lead=lead, kind="stage", from_stage=None, to_stage="new",
-                      actor_id=actor_id, at=at or utcnow(), data={"source": source} if source else {})
+                      actor_id=actor_id, at=at, data={"source": source} if source else {},
+                      processed_at=at)
     db.session.add(event)
     db.session.flush()
     return event

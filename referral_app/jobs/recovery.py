@@ -1,0 +1,56 @@
+"""Recovery: re-enqueue follow-up jobs that a Redis or worker outage lost (the outbox rule).
+
+Every follow-up leaves a mark in the database when it has run (a referral's
+`followed_up_at`, a stage event's `processed_at`, a notification's status). Rows still
+unmarked a little while after their commit are re-enqueued; the jobs are idempotent, so a
+job that was merely slow runs twice with the effect of once.
+"""
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from referral_app.extensions import db
+from referral_app.jobs.base import app_job
+from referral_app.jobs.queues import DEFAULT, NOTIFY, send
+from referral_app.models import LeadEvent, Notification, Referral
+from referral_app.models.base import utcnow
+
+GRACE = timedelta(minutes=2)  # leave normal jobs the time to run first
+HORIZON = timedelta(days=7)  # older leftovers are for a person to look at, not a retry storm
+BATCH = 1000
+
+
+def lost_work(now: datetime) -> dict[str, list[int]]:
+    """Ids whose follow-up has not run although it should have by now."""
+    since, until = now - HORIZON, now - GRACE
+
+    def ids(query):
+        return list(db.session.scalars(query.limit(BATCH)))
+
+    return {
+        "referrals": ids(select(Referral.id).where(
+            Referral.followed_up_at.is_(None), Referral.created_at.between(since, until))),
+        "events": ids(select(LeadEvent.id).where(
+            LeadEvent.processed_at.is_(None), LeadEvent.at.between(since, until))),
+        "notifications": ids(select(Notification.id).where(
+            Notification.status == "pending", Notification.created_at.between(since, until))),
+    }
+
+
+@app_job
+def recover(now: datetime | None = None) -> dict[str, int]:
+    """Periodic (every minute): enqueue again what an outage lost; counts per kind."""
+    lost = lost_work(now or utcnow())
+    # Job ids per row: while a recovered job waits in the queue, the next run adds nothing.
+    for referral_id in lost["referrals"]:
+        send(dict(func="referral_app.jobs.rewards.referral_submitted", args=(referral_id,),
+                  queue=DEFAULT, job_id=f"recover-referral-{referral_id}", at=None,
+                  retries=3))
+    for event_id in lost["events"]:
+        send(dict(func="referral_app.jobs.lead_events.stage_changed", args=(event_id,),
+                  queue=DEFAULT, job_id=f"recover-event-{event_id}", at=None,
+                  retries=3))
+    for note_id in lost["notifications"]:
+        send(dict(func="referral_app.jobs.notifications.send", args=(note_id,), queue=NOTIFY,
+                  job_id=f"notify-{note_id}", at=None, retries=3))
+    return {kind: len(ids) for kind, ids in lost.items()}
