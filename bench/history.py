@@ -47,8 +47,11 @@ class Chunk:
         for table, items in (("lead_events", self.events), ("attempts", self.attempts)):
             items.sort(key=lambda item: item[0])
             lines = self.out.setdefault(table, [])
+            # History is settled: every follow-up job ran seconds after its event.
+            done = (lambda at: (ts(at), ts(at + 2))) if table == "lead_events" else \
+                (lambda at: (ts(at),))
             for item in items:
-                lines.append(row(self.next_id(table), *item[1:], ts(item[0])))
+                lines.append(row(self.next_id(table), *item[1:], *done(item[0])))
         return self.out
 
     def lead(self, lead_id: int, t0: float) -> None:
@@ -227,7 +230,7 @@ class Chunk:
             f"+1555{lead_id % 10_000_000:07d}", rng.choice(TITLES), rng.choice(COUNTRIES),
             rng.choice((5, 20, 50, 200, 1000)), amount, "", ts(t0), None,
             f"10.{lead_id >> 16 & 255}.{lead_id >> 8 & 255}.{lead_id & 255}",
-            f"{rng.getrandbits(64):016x}", ts(t0)))
+            f"{rng.getrandbits(64):016x}", ts(t0), ts(t0 + 2)))
 
     def _purchase(self, email, amount, bought, code, lead_id, by_code) -> None:
         pid = self.next_id("purchases")

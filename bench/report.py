@@ -76,8 +76,9 @@ def render(figures: list[Figure], context: list[str]) -> str:
     return "\n".join(out) + "\n"
 
 
-def write(text: str) -> Path:
+def write(text: str, smoke: bool = False) -> Path:
+    """latest.md for a full run; a smoke run never overwrites it (latest-smoke.md)."""
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / "latest.md"
+    path = RESULTS / ("latest-smoke.md" if smoke else "latest.md")
     path.write_text(text)
     return path

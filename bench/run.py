@@ -144,7 +144,7 @@ def main(argv=None) -> int:
     text = report.render(results, context)
     print()
     print(text)
-    print(f"written to {report.write(text)}")
+    print(f"written to {report.write(text, smoke=args.smoke)}")
     return 0
 
 

@@ -38,6 +38,9 @@ def test_counts_and_meta(generated):
     events = one(conn, "SELECT count(*) FROM lead_events")
     assert 4.5 <= events / LEADS <= 5.5  # about five events per lead
     assert one(conn, "SELECT count(*) FROM attempts") > LEADS
+    # Settled history: no follow-up looks lost to the recovery job.
+    assert one(conn, "SELECT count(*) FROM lead_events WHERE processed_at IS NULL") == 0
+    assert one(conn, "SELECT count(*) FROM referrals WHERE followed_up_at IS NULL") == 0
     for table in ("rewards", "reward_events", "purchases", "notifications", "sla_clocks",
                   "idempotency_records", "referral_codes", "payout_batches"):
         assert one(conn, f"SELECT count(*) FROM {table}") > 0, table
