@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import bisect
+import functools
 import json
+import operator
 from datetime import UTC, datetime, timedelta
 
 from bench.world import DAY, LOST_REASONS, PRODUCTS, REJECT_REASONS, World, row, ts
+from referral_app.models.lead import STAGE_BITS
 
 HOUR = 3600.0
 OPEN = {"new", "mql", "sql", "opportunity"}
@@ -102,7 +105,9 @@ class Chunk:
             lead_id, lead_id, program.id, product[0], agreement, owner, stage, stage in OPEN,
             email, email if stage in OPEN else None, score, "[]", "[]", amount, reason, ts(t0),
             ts(assigned), ts(first_attempt) if first_attempt else None,
-            ts(closed_at) if closed_at else None, ts(last), ts(min(owed)) if owed else None))
+            ts(closed_at) if closed_at else None, ts(last), ts(min(owed)) if owed else None,
+            # Lead.stages_entered: arrival, then every move (assignments repeat a stage).
+            functools.reduce(operator.or_, (STAGE_BITS[m[1]] for m in moves), STAGE_BITS["new"])))
         if closed_at is not None and len(self.closed_pool) < 20000:
             self.closed_pool.append((closed_at, email))
         if "won" in reached and rng.random() < .9:
@@ -208,11 +213,15 @@ class Chunk:
         if status == "breached":
             breached_at = due + self.rng.uniform(1, 60)
         handled = breached_at + 2 if breached_at and breached_at + 2 <= now else None
+        measured = None  # services.sla.measured_seconds: first attempts, in open seconds
+        if met_at is not None and kind == "first_attempt":
+            measured = max(round(cal.elapsed(start_dt, datetime.fromtimestamp(met_at, UTC))
+                                 .total_seconds()), 0)
         cid = self.next_id("sla_clocks")
         self.add("sla_clocks", row(cid, lead_id, kind, agreement, owner, status, ts(started),
                                    ts(due), ts(met_at) if met_at else None,
                                    ts(breached_at) if breached_at else None, None,
-                                   ts(handled) if handled else None))
+                                   ts(handled) if handled else None, measured))
         if handled:
             self.add("notifications", row(
                 self.next_id("notifications"), owner, None, "sla.breached",

@@ -262,11 +262,20 @@ class Chaos:
                 proc.signal_group(sig)
                 proc.proc.wait()
 
+    def kill_horses(self) -> None:
+        """SIGKILL the work-horses running a job, waiting up to 10 s for one to be busy."""
+        killed = 0
+        for _ in range(100):
+            killed = sum(w.kill_children() for w in self.workers)
+            if killed:
+                break
+            time.sleep(0.1)
+        self.note(f"  {killed} work-horse(s) killed mid-job")
+
     def plan(self):
         w1, w2 = self.workers
         return [
-            (0.10, "kill -9 the work-horses (jobs die mid-run)",
-             lambda: self.note(f"  {w1.kill_children() + w2.kill_children()} work-horse(s) killed")),
+            (0.10, "kill -9 the work-horses (jobs die mid-run)", self.kill_horses),
             (0.20, "kill -9 worker 1, restart it 2 s later",
              lambda: (self.down(w1, sig=signal.SIGKILL), time.sleep(2), self.up(w1))),
             (0.35, f"stop Redis for {self.outage:.0f} s",
@@ -277,14 +286,14 @@ class Chaos:
             (0.75, "kill -9 Redis (a crash), restart it 3 s later",
              lambda: (self.down(self.redis, sig=signal.SIGKILL), time.sleep(3),
                       self.up(self.redis))),
-            (0.85, "kill -9 the work-horses again",
-             lambda: self.note(f"  {w1.kill_children() + w2.kill_children()} work-horse(s) killed")),
+            (0.85, "kill -9 the work-horses again", self.kill_horses),
         ]
 
     def run(self, load: Load, stop: threading.Event) -> None:
+        """Each step once its share is acknowledged (every step, also after a fast load)."""
         steps = self.plan()
-        while not stop.is_set():
-            if steps and load.progress >= steps[0][0]:
+        while steps or not stop.is_set():
+            if steps and (load.progress >= steps[0][0] or stop.is_set()):
                 share, what, action = steps.pop(0)
                 self.note(f"chaos at {share:.0%} acknowledged: {what}")
                 action()

@@ -1,7 +1,12 @@
 """SLA jobs: the minute sweep (rq cron), the precise job at due_at, the warning, the breach."""
+import logging
+
+from referral_app.extensions import db
 from referral_app.jobs.base import app_job
 from referral_app.models.base import utcnow
 from referral_app.services import sla, sla_alerts
+
+log = logging.getLogger(__name__)
 
 
 @app_job
@@ -26,3 +31,21 @@ def warn(clock_id: int) -> str:
 def breached(clock_id: int) -> str:
     """Notify owner and manager, recycle or reassign per the agreement (once per breach)."""
     return sla_alerts.handle_breach(clock_id, utcnow())
+
+
+@app_job
+def breached_many(clock_ids: list[int]) -> int:
+    """A flood of breaches in one job: each clock handled and committed on its own, once."""
+    failed = 0
+    for clock_id in clock_ids:
+        try:
+            sla_alerts.handle_breach(clock_id, utcnow())
+            db.session.commit()
+        except Exception:
+            # One bad clock must not hold back the others; the retry skips the handled ones.
+            db.session.rollback()
+            log.exception("handling breach of clock %s failed", clock_id)
+            failed += 1
+    if failed:
+        raise RuntimeError(f"{failed} of {len(clock_ids)} breach(es) failed; retrying")
+    return len(clock_ids)

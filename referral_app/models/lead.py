@@ -2,8 +2,8 @@
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, String, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import ForeignKey, Index, String, event, text
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from referral_app.extensions import db
 from referral_app.models.base import MONEY, JSONType, UTCDateTime, utcnow
@@ -13,6 +13,8 @@ OPEN_STAGES = ("new", "mql", "sql", "opportunity")
 CLOSED_STAGES = ("won", "lost", "rejected", "recycled")
 ATTEMPT_CHANNELS = ("call", "email", "meeting", "social")
 ATTEMPT_OUTCOMES = ("connected", "no_answer", "voicemail", "bounced", "wrong_contact")
+# Lead.stages_entered: one bit per stage the lead ever had an event into.
+STAGE_BITS = {stage: 1 << n for n, stage in enumerate(STAGES)}
 
 
 class Lead(db.Model):
@@ -50,6 +52,9 @@ class Lead(db.Model):
     sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Every stage the lead has had an event into (STAGE_BITS, set once, never cleared), kept
+    # by _mark_stages below: the funnel reads leads alone instead of all their events.
+    stages_entered: Mapped[int] = mapped_column(default=0, server_default="0")
 
     referral = relationship("Referral", back_populates="lead")
     program = relationship("Program")
@@ -101,3 +106,28 @@ class Attempt(db.Model):
 
     lead: Mapped[Lead] = relationship(back_populates="attempts")
     user = relationship("User")
+
+
+@event.listens_for(Session, "before_flush")
+def _mark_stages(session, flush_context, instances) -> None:
+    """Record each new event's stage on its lead, in the same flush (however it was written)."""
+    bits: dict[int, tuple[Lead, int]] = {}
+    for obj in session.new:
+        if not isinstance(obj, LeadEvent) or obj.to_stage not in STAGE_BITS:
+            continue
+        lead = obj.__dict__.get("lead")  # pending objects do not lazy-load
+        if lead is None and obj.lead_id is not None:
+            with session.no_autoflush:
+                lead = session.get(Lead, obj.lead_id)
+        if lead is not None:
+            _, seen = bits.get(id(lead), (lead, 0))
+            bits[id(lead)] = (lead, seen | STAGE_BITS[obj.to_stage])
+    for lead, add in bits.values():
+        if lead in session.new:
+            lead.stages_entered = (lead.stages_entered or 0) | add
+        elif (lead.__dict__.get("stages_entered", 0) or 0) & add != add:
+            if not session.is_modified(lead):
+                # Only the bits change: keep updated_at (it means "edited", not "reported").
+                lead.updated_at = Lead.updated_at
+            # In SQL, so a concurrent writer's bits are kept too.
+            lead.stages_entered = Lead.stages_entered.bitwise_or(add)

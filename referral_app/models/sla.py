@@ -1,7 +1,7 @@
 """SLA clocks: one obligation on one lead, with its due time fixed at start."""
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from referral_app.extensions import db
@@ -9,6 +9,7 @@ from referral_app.models.base import UTCDateTime, utcnow
 
 CLOCK_TYPES = ("first_attempt", "decision", "attempt_limit")
 CLOCK_STATUSES = ("running", "met", "breached", "cancelled")
+UNMEASURED = "kind = 'first_attempt' AND met_at IS NOT NULL AND business_seconds IS NULL"
 
 
 class SlaClock(db.Model):
@@ -25,6 +26,9 @@ class SlaClock(db.Model):
         Index("ix_sla_clocks_unhandled", "breached_at",
               postgresql_where=text("status = 'breached' AND handled_at IS NULL"),
               sqlite_where=text("status = 'breached' AND handled_at IS NULL")),
+        # Reports: first attempts met before business_seconds existed (measured the slow way).
+        Index("ix_sla_clocks_unmeasured", "started_at",
+              postgresql_where=text(UNMEASURED), sqlite_where=text(UNMEASURED)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -39,5 +43,8 @@ class SlaClock(db.Model):
     breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # breach notified/acted on
+    # First attempt: started_at → met_at in open seconds of the agreement's calendar (the
+    # reports' time to first attempt), stored once when met.
+    business_seconds: Mapped[int | None] = mapped_column(Integer)
 
     lead = relationship("Lead", back_populates="clocks")

@@ -7,12 +7,21 @@ from sqlalchemy import select, update
 
 from referral_app.extensions import db
 from referral_app.models import (
-    Agreement, Attempt, Lead, LeadEvent, Program, Purchase, Referral, RejectionReason, Reward,
-    SlaClock, User,
+    Agreement,
+    Attempt,
+    Lead,
+    LeadEvent,
+    Program,
+    Purchase,
+    Referral,
+    RejectionReason,
+    Reward,
+    SlaClock,
+    User,
 )
 from referral_app.models.base import utcnow
 from referral_app.services.codes import code_for
-from referral_app.services.sla import refresh_due_all
+from referral_app.services.sla import measured_seconds, refresh_due_all
 
 FIRST = ["Alex", "Blair", "Casey", "Dana", "Eli", "Frankie", "Gabi", "Harper", "Ira", "Jo",
          "Kai", "Lee", "Morgan", "Noa", "Oakley", "Parker", "Quinn", "Reese", "Sky", "Toni"]
@@ -118,6 +127,7 @@ def _one_lead(rng, n, program, referrer, owner, agreement, received, now, final)
         lead.first_attempt_at = lead.first_attempt_at or when
     if lead.first_attempt_at:
         clock.met_at = lead.first_attempt_at
+        clock.business_seconds = measured_seconds(clock, clock.met_at)
         clock.status = "met" if lead.first_attempt_at <= due else "breached"
         clock.breached_at = due if clock.status == "breached" else None
     elif due < now:

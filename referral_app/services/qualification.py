@@ -72,9 +72,14 @@ def definition_for(product: str) -> MqlDefinition | None:
     return db.session.scalar(select(MqlDefinition).where(MqlDefinition.product == product))
 
 
-def score(lead: Lead) -> tuple[int, list[dict]]:
-    """(points, the rules that fired) under the product's MQL definition."""
-    definition = definition_for(lead.product)
+_LOOK_UP = object()
+
+
+def score(lead: Lead, definition=_LOOK_UP) -> tuple[int, list[dict]]:
+    """(points, the rules that fired) under the product's MQL definition (`definition` when
+    the caller already read it; None means the product has none)."""
+    if definition is _LOOK_UP:
+        definition = definition_for(lead.product)
     if definition is None:
         return 0, []
     fired = [
@@ -86,8 +91,8 @@ def score(lead: Lead) -> tuple[int, list[dict]]:
 
 def qualify(lead: Lead) -> bool:
     """Score the lead; move it to mql when the program says so or the score reaches the bar."""
-    lead.score, lead.score_rules = score(lead)
-    definition = definition_for(lead.product)
+    definition = definition_for(lead.product)  # once: score and threshold read the same row
+    lead.score, lead.score_rules = score(lead, definition)
     on_arrival = bool(lead.program.mql_on_arrival)
     meets = on_arrival or (definition is not None and lead.score >= definition.threshold)
     if meets and lead.stage == "new":

@@ -1,4 +1,5 @@
 """SLA clocks: start them with a due time fixed once, meet or cancel them, sweep the overdue."""
+import hashlib
 import re
 from datetime import datetime, timedelta
 
@@ -14,6 +15,8 @@ OUTSTANDING = ("running", "breached")  # with met_at NULL: an obligation still o
 RECOVER_AFTER = timedelta(minutes=2)  # a breach unhandled for this long lost its job
 RECOVER_HORIZON = timedelta(days=1)  # older unhandled breaches are history, not news
 RECOVER_BATCH = 1000
+SINGLE_JOBS_UP_TO = 20  # up to this many breaches at once: one job per clock
+BREACH_BATCH = 500  # clocks per handling job beyond that
 
 
 def agreement_for(product: str) -> Agreement | None:
@@ -60,16 +63,19 @@ def start_clock(lead: Lead, kind: str, at: datetime) -> SlaClock | None:
     agreement = lead.agreement
     if agreement is None:
         return None
-    existing = clocks_of(lead).get(kind)
-    if existing is not None:
-        return existing
+    clocks = clocks_of(lead)
+    if kind in clocks:
+        return clocks[kind]
     clock = SlaClock(lead_id=lead.id, kind=kind, agreement_id=agreement.id,
                      owner_id=lead.owner_id, started_at=at)
     clock.due_at = _after(agreement, is_business(kind, agreement), at, _allowed(kind, agreement))
     db.session.add(clock)
     db.session.flush()
     schedule(clock, agreement)
-    refresh_due(lead)
+    if clocks:
+        refresh_due(lead)
+    else:
+        lead.sla_due_at = clock.due_at  # its only clock: no need to ask the database
     return clock
 
 
@@ -116,12 +122,23 @@ def satisfy(clock: SlaClock | None, at: datetime) -> None:
     if clock is None or clock.met_at is not None or clock.status not in OUTSTANDING:
         return
     clock.met_at = at
+    clock.business_seconds = measured_seconds(clock, at)
     if clock.status == "running":
         if at <= clock.due_at:
             clock.status = "met"
         else:
             clock.status, clock.breached_at = "breached", at
             enqueue_breach_jobs([clock.id])
+
+
+def measured_seconds(clock: SlaClock, at: datetime) -> int | None:
+    """Time to first attempt as the reports count it: started_at → `at` in open seconds of
+    the agreement's calendar (whatever the clock's kind of time), stored once when met."""
+    agreement = db.session.get(Agreement, clock.agreement_id) if clock.agreement_id else None
+    if clock.kind != "first_attempt" or agreement is None:
+        return None
+    elapsed = agreement.calendar.business().elapsed(clock.started_at, at)
+    return max(round(elapsed.total_seconds()), 0)
 
 
 def cancel_running(lead: Lead, clocks: dict[str, SlaClock] | None = None) -> None:
@@ -205,10 +222,22 @@ def breach_one(clock_id: int, now: datetime) -> bool:
 
 
 def enqueue_breach_jobs(clock_ids: list[int]) -> None:
-    """One handling job per breach, sent after commit; the id makes a repeat a no-op."""
-    for clock_id in clock_ids:
-        enqueue_after_commit("referral_app.jobs.sla.breached", clock_id, queue=SLA,
-                             job_id=job_id(f"sla-breach-{clock_id}"))
+    """Handling jobs for breaches, sent after commit; handling is idempotent per clock.
+
+    A handful keep one job each (the id makes a repeat a no-op); a flood goes in jobs of
+    BREACH_BATCH ids, since one RQ job per breach costs ~2 ms of Redis round trips each.
+    """
+    if len(clock_ids) <= SINGLE_JOBS_UP_TO:
+        for clock_id in clock_ids:
+            enqueue_after_commit("referral_app.jobs.sla.breached", clock_id, queue=SLA,
+                                 job_id=job_id(f"sla-breach-{clock_id}"))
+        return
+    for start in range(0, len(clock_ids), BREACH_BATCH):
+        chunk = list(clock_ids[start:start + BREACH_BATCH])
+        # The id names the exact set, so a recovery sweep repeating it adds no second job.
+        digest = hashlib.sha1(",".join(map(str, chunk)).encode()).hexdigest()[:16]
+        enqueue_after_commit("referral_app.jobs.sla.breached_many", chunk, queue=SLA,
+                             job_id=job_id(f"sla-breach-many-{chunk[0]}-{len(chunk)}-{digest}"))
 
 
 def sweep_and_enqueue(now: datetime) -> list[int]:

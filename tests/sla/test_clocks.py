@@ -137,3 +137,19 @@ def test_frozen_clock_through_the_api(world, api):
     assert body["sla"]["attempts"] == {
         "count": 1, "max": 4, "connected": False,
         "window_ends_at": "2026-03-18T19:59:00+00:00"}
+
+
+def test_first_attempt_stores_its_business_seconds_once(world):
+    lead = world.lead()
+    # Monday 10:00 → 15:00 New York: exactly five open hours.
+    leads.log_attempt(lead, world.rep.id, "call", "no_answer", at=NY_15)
+    assert clock(lead).business_seconds == 5 * 3600
+    late = world.lead()
+    # Later, across the closed night: whatever the agreement calendar counts as open.
+    leads.log_attempt(late, world.rep.id, "call", "voicemail",
+                      at=NY_15 + timedelta(hours=19, minutes=30))
+    stored = clock(late)
+    expected = world.agreement.calendar.business().elapsed(stored.started_at, stored.met_at)
+    assert stored.status == "breached" and stored.business_seconds == expected.total_seconds()
+    leads.log_attempt(late, world.rep.id, "call", "connected", at=NY_15 + timedelta(days=3))
+    assert clock(late).business_seconds == expected.total_seconds()  # the first attempt's

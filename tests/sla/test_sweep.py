@@ -137,3 +137,25 @@ def test_a_breach_whose_job_was_lost_is_re_enqueued(world, cli, monkeypatch):
 def test_sweep_cli_rejects_a_bad_instant(cli):
     result = cli.invoke(args=["sla", "sweep", "--at", "yesterday"])
     assert result.exit_code != 0 and "ISO-8601" in result.output
+
+
+def test_a_flood_of_breaches_goes_in_batch_jobs_handled_once_each(world):
+    from referral_app.jobs import sla as sla_jobs
+    from referral_app.jobs.queues import pending_jobs
+    from referral_app.models import Notification
+
+    leads = [world.lead() for _ in range(sla.SINGLE_JOBS_UP_TO + 1)]
+    ids = sla.sweep_and_enqueue(DUE + timedelta(minutes=1))
+    assert sorted(ids) == sorted(clock(lead).id for lead in leads)
+    jobs = [j for j in pending_jobs() if "sla-breach" in (j["job_id"] or "")]
+    assert [(j["func"], sorted(j["args"][0])) for j in jobs] == [
+        ("referral_app.jobs.sla.breached_many", sorted(ids))]
+    db.session.commit()
+    count = select(db.func.count()).select_from(Notification).where(
+        Notification.kind == "sla.breached")
+    assert sla_jobs.breached_many(ids) == len(ids)
+    first = db.session.scalar(count)
+    assert sla_jobs.breached_many(ids) == len(ids)  # a repeat handles nothing twice
+    db.session.expire_all()
+    assert all(clock(lead).handled_at is not None for lead in leads)
+    assert first >= len(leads) and db.session.scalar(count) == first

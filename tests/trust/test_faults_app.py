@@ -10,6 +10,7 @@ from rq import SimpleWorker
 from sqlalchemy import func, select
 
 from referral_app.app import create_app
+from referral_app.extensions import db as database
 from referral_app.extensions import limiter
 from referral_app.jobs import SLA, get_queue, redis_connection
 from referral_app.jobs.queues import worker_queue_names
@@ -58,13 +59,8 @@ def _intake_while_down(broken, world) -> tuple[int, int]:
     landing = client.post(f"/r/{world['code']}", data={
         "name": "Landing Lou", "email": "lou@prospect.example", "consent": "y"})
     assert landing.status_code == 302 and landing.headers["Location"].endswith("/thanks")
-    return response.json["lead"]["id"], _lead_of("lou@prospect.example").id
-
-
-def _lead_of(email: str) -> Lead:
-    from referral_app.extensions import db
-
-    return db.session.scalar(select(Lead).where(Lead.email == email))
+    lou = database.session.scalar(select(Lead).where(Lead.email == "lou@prospect.example"))
+    return response.json["lead"]["id"], lou.id
 
 
 def test_intake_queue_and_attempts_keep_working_while_redis_is_down(broken, db, world):
@@ -98,11 +94,9 @@ def test_the_sweep_breaches_from_the_database_alone_and_requeues_when_redis_is_b
     api_lead, _ = _intake_while_down(broken, world)
     later = utcnow() + timedelta(days=30)
     with broken.app_context():  # the cron's sweep, while Redis is still down
-        from referral_app.extensions import db as broken_db
-
         breached = sla.sweep_and_enqueue(later)
-        broken_db.session.commit()
-        broken_db.session.remove()
+        database.session.commit()
+        database.session.remove()
     assert len(breached) == 2
     clocks = db.session.scalars(select(SlaClock)).all()
     assert {c.status for c in clocks} == {"breached"} and all(c.handled_at is None for c in clocks)

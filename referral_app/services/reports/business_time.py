@@ -59,15 +59,19 @@ def use_sql() -> bool:
 
 
 def summarise(pop, sets: list[list[str]], calendars: dict[int, BusinessCalendar], span: tuple,
-              percentiles=(0.5, 0.9), edges=()) -> dict[tuple, Timing]:
+              percentiles=(0.5, 0.9), edges=(), stored: bool = False) -> dict[tuple, Timing]:
     """Measure started_at → ended_at of every row of `pop` in its calendar's open hours and
     summarise per group, for each grouping set: {(set number, *key values): Timing}.
 
     `pop` is a subquery with the key columns, calendar_id, started_at, ended_at (NULL while
     the event has not happened) and won (0/1). `edges` (seconds, ascending) cut the bands.
-    `span` (lo, hi) must contain every started_at and ended_at.
+    `span` (lo, hi) must contain every started_at and ended_at. With `stored`, `pop` also has
+    `secs` (the duration stored when the event happened) for every row whose event happened,
+    and no slot tables are built: the figures are plain aggregates of that column.
     """
     if use_sql():
+        if stored:
+            return _aggregate(_stored(pop, sets), sets, percentiles, edges)
         return _summarise_sql(pop, sets, calendars, span, percentiles, edges)
     return _summarise_python(pop, sets, calendars, percentiles, edges)
 
@@ -91,15 +95,18 @@ def band_of(seconds: float | None, edges) -> int:
 
 def _summarise_python(pop, sets, calendars, percentiles, edges) -> dict[tuple, Timing]:
     names = sorted({name for keys in sets for name in keys})
+    has_secs = "secs" in pop.c
     stmt = select(*[pop.c[k] for k in names], pop.c.calendar_id, pop.c.started_at,
-                  pop.c.ended_at, pop.c.won)
+                  pop.c.ended_at, pop.c.won, pop.c.secs if has_secs else null())
     groups: dict[tuple, tuple[Timing, list]] = {}
     for row in db.session.execute(stmt).yield_per(5000):
         values = dict(zip(names, row[: len(names)], strict=True))
-        calendar_id, started, ended, won = row[len(names):]
+        calendar_id, started, ended, won, stored = row[len(names):]
         seconds = None
         calendar = calendars.get(calendar_id)
-        if ended is not None and calendar is not None:
+        if ended is not None and stored is not None:
+            seconds = float(stored)
+        elif ended is not None and calendar is not None:
             seconds = max(calendar.elapsed(started, ended).total_seconds(), 0.0)
         for number, keys in enumerate(sets):
             key = (number, *[values[k] for k in keys])
@@ -138,6 +145,20 @@ def _summarise_sql(pop, sets, calendars, span, percentiles, edges) -> dict[tuple
                 else_=func.greatest(bounds.c.closed - bounds.c.opened, 0.0))
     measured = select(*[bounds.c[k] for k in keys], bounds.c.won, secs.label("secs")) \
         .cte("measured").prefix_with("MATERIALIZED")
+    return _aggregate(measured, sets, percentiles, edges)
+
+
+def _stored(pop, sets):
+    """The population with its stored durations, shaped as _aggregate reads it."""
+    keys = sorted({name for group in sets for name in group})
+    secs = case((pop.c.ended_at.is_(None), None), else_=cast(pop.c.secs, Float))
+    return select(*[pop.c[k] for k in keys], func.coalesce(pop.c.won, 0).label("won"),
+                  secs.label("secs")).cte("measured")
+
+
+def _aggregate(measured, sets, percentiles, edges) -> dict[tuple, Timing]:
+    """Counts, percentiles and speed bands of `measured` (keys, won, secs) per grouping set."""
+    keys = sorted({name for group in sets for name in group})
     secs, won = measured.c.secs, measured.c.won
     band_expr = case(*[(secs < edge, i) for i, edge in enumerate(edges)],
                      else_=len(edges)) if edges else 0

@@ -5,7 +5,8 @@ from sqlalchemy import case, func, select, text
 
 from referral_app.calendar import BusinessCalendar
 from referral_app.extensions import db
-from referral_app.models import Agreement, Calendar, Lead, LeadEvent, Program
+from referral_app.models import Agreement, Calendar, Lead, Program
+from referral_app.models.lead import STAGE_BITS
 
 # The main path of the funnel and how deep each stage is on it. A lead has "reached" a stage
 # when it has an event into that stage or into a later one on this path, so a lead that
@@ -65,15 +66,19 @@ def cohort(stmt, period, program_id=None, product=None, owner_id=None):
 def per_lead_stages(period, program_id=None, product=None, owner_id=None):
     """One row per lead of the cohort: how deep it went and which side exits it took.
 
-    Assignment events repeat the lead's current stage, so reading every event is safe.
+    Read from Lead.stages_entered (a bit per stage the lead had any event into, kept as
+    events are written), so no event is read; a lead without events is not counted.
     """
-    reached = {f"entered_{stage}": func.max(flag(LeadEvent.to_stage == stage))
-               for stage in MAIN_PATH + SIDE_EXITS}
+    def entered(stage):
+        return flag(Lead.stages_entered.bitwise_and(STAGE_BITS[stage]) != 0)
+
+    depth = case(*[(Lead.stages_entered.bitwise_and(STAGE_BITS[stage]) != 0, n)
+                   for stage, n in sorted(DEPTH.items(), key=lambda item: -item[1])], else_=0)
     stmt = (select(Lead.id.label("lead_id"), Lead.program_id, Lead.owner_id, Lead.referral_id,
-                   Lead.amount, func.max(depth_of(LeadEvent.to_stage)).label("depth"),
-                   *[value.label(name) for name, value in reached.items()])
-            .join(LeadEvent, LeadEvent.lead_id == Lead.id)
-            .group_by(Lead.id, Lead.program_id, Lead.owner_id, Lead.referral_id, Lead.amount))
+                   Lead.amount, depth.label("depth"),
+                   *[entered(stage).label(f"entered_{stage}")
+                     for stage in MAIN_PATH + SIDE_EXITS])
+            .where(Lead.stages_entered != 0))
     return cohort(stmt, period, program_id, product, owner_id).subquery("per_lead")
 
 

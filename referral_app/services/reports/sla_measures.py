@@ -17,11 +17,12 @@ product to its own month boundaries (per-product CASE), so months start at local
 """
 from dataclasses import dataclass
 
-from sqlalchemy import Integer, and_, case, cast, func, literal, or_, select
+from sqlalchemy import Integer, and_, case, cast, func, literal, or_, select, text
 from sqlalchemy.orm import aliased
 
 from referral_app.extensions import db
 from referral_app.models import Agreement, Lead, LeadEvent, SlaClock
+from referral_app.models.sla import UNMEASURED
 from referral_app.services.reports.business_time import summarise
 from referral_app.services.reports.common import bucket_of, count_if, flag
 
@@ -125,7 +126,8 @@ def first_attempts(layout: Layout, program_id=None, owner_id=None, period_keys=(
     won = cast(flag(Lead.stage == "won"), Integer) if outcome else literal(0)
     stmt = (select(Agreement.product, SlaClock.owner_id, bucket.label("bucket"),
                    in_period.label("in_period"), Agreement.calendar_id, SlaClock.started_at,
-                   SlaClock.met_at.label("ended_at"), won.label("won"))
+                   SlaClock.met_at.label("ended_at"), won.label("won"),
+                   SlaClock.business_seconds.label("secs"))
             .join(Agreement, Agreement.id == SlaClock.agreement_id)
             .where(SlaClock.kind == "first_attempt", SlaClock.status != "cancelled",
                    SlaClock.started_at >= lo, SlaClock.started_at < hi, bucket.is_not(None)))
@@ -140,4 +142,13 @@ def attempt_timing(layout: Layout, now, calendars, sets=(("product", "bucket"),)
     """(set number, *values) -> Timing, for each grouping set (e.g. per month and per period)."""
     pop = first_attempts(layout, program_id, owner_id, period_keys, outcome=bool(edges))
     lo, hi = layout.span
-    return summarise(pop, [list(s) for s in sets], calendars, (lo, max(hi, now)), edges=edges)
+    return summarise(pop, [list(s) for s in sets], calendars, (lo, max(hi, now)), edges=edges,
+                     stored=all_measured(lo, hi))
+
+
+def all_measured(lo, hi) -> bool:
+    """Whether every first attempt met among clocks started in [lo, hi) has its duration
+    stored (rows from before the column are measured the slow way; a tiny partial index)."""
+    missing = select(SlaClock.id).where(text(UNMEASURED), SlaClock.started_at >= lo,
+                                        SlaClock.started_at < hi).limit(1)
+    return db.session.scalar(missing) is None
