@@ -5,8 +5,8 @@ Usage: python bench/soak.py [--referrals 10000] [--clients 32] [--redis-port 639
 The app runs under gunicorn on PostgreSQL (its own database, `interlock_soak`, created when
 missing and wiped at start) and a private redis-server on --redis-port, with two RQ workers and
 `rq cron`. While the clients submit referrals through the API (each with an Idempotency-Key,
-retried on errors), a chaos plan kills work-horses mid-job, kills a worker, stops Redis, stops
-Redis and every worker together, and crashes Redis. At the end the script sweeps the SLA
+retried on errors), a chaos plan kills a worker mid-job (or, with --forking, its work-horses),
+kills a worker, stops Redis, stops Redis and every worker together, and crashes Redis. At the end the script sweeps the SLA
 clocks and prints: acknowledged referrals that exist, leads with their clocks, overdue clocks
 left running, rewards present, missing and duplicated, and follow-ups never run (the cron's
 recovery job re-enqueues what the outages lost). Only 127.0.0.1 is contacted; the
@@ -28,7 +28,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from rq import Worker
+from rq import SimpleWorker, Worker
 
 if __package__ in (None, ""):  # run as a script: make `bench` and the app importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -43,19 +43,34 @@ RULES = (("give", "submitted", "percent", "10"), ("get", "submitted", "fixed", "
 RUSH_EVERY = 10
 
 
+def _preload() -> None:
+    """Import the job modules and build the app once, in the worker process itself."""
+    from referral_app.jobs import base, lead_events, notifications, recovery, rewards, sla  # noqa: F401
+
+    base._app()
+
+
 class PreloadingWorker(Worker):
     """RQ's forking worker with the app built before the fork (in the parent, once).
 
     The plain worker imports the app and builds it in every work-horse: about a second per
     job, far slower than the jobs themselves. Forking semantics (a work-horse killed mid-job is
-    noticed by its parent and the job retried) are kept.
+    noticed by its parent and the job retried) are kept. Used with --forking.
     """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        from referral_app.jobs import base, lead_events, notifications, rewards, sla  # noqa: F401
+        _preload()
 
-        base._app()
+
+class PreloadedSimpleWorker(SimpleWorker):
+    """A worker that runs jobs in its own process, on one app and its connection pool (the
+    default: a fork and a new database connection per job cost more than most jobs). Killed
+    mid-job, its job is abandoned and retried by RQ's registry cleanup."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _preload()
 
 
 def log(start: float, message: str) -> None:
@@ -92,6 +107,14 @@ class Process:
             except subprocess.TimeoutExpired:
                 self.signal_group(signal.SIGKILL)
                 self.proc.wait()
+
+    def cpu_busy(self) -> bool:
+        """Running on a CPU right now (state R): for a worker, most likely inside a job."""
+        try:
+            stat = Path(f"/proc/{self.proc.pid}/stat").read_text()
+        except (OSError, AttributeError):
+            return False
+        return stat.rsplit(")", 1)[1].split()[0] == "R"
 
     def kill_children(self) -> int:
         """SIGKILL the work-horses of a worker (a crash mid-job); how many."""
@@ -234,9 +257,10 @@ class Load:
 class Chaos:
     """The plan, by share of referrals acknowledged; a supervisor restarts what died."""
 
-    def __init__(self, start, redis, workers, cron, outage: float, redis_url: str):
+    def __init__(self, start, redis, workers, cron, outage: float, redis_url: str,
+                 forking: bool):
         self.start_at, self.redis, self.workers, self.cron = start, redis, workers, cron
-        self.outage, self.redis_url = outage, redis_url
+        self.outage, self.redis_url, self.forking = outage, redis_url, forking
         self.expected = {p.name: True for p in (redis, cron, *workers)}
         self.events: list[str] = []
 
@@ -272,10 +296,19 @@ class Chaos:
             time.sleep(0.1)
         self.note(f"  {killed} work-horse(s) killed mid-job")
 
+    def kill_worker_mid_job(self) -> None:
+        """SIGKILL worker 2 while it runs a job (the job is abandoned), restart it."""
+        w2 = self.workers[1]
+        wait_for(w2.cpu_busy, 5)
+        self.down(w2, sig=signal.SIGKILL)
+        self.up(w2)
+
     def plan(self):
         w1, w2 = self.workers
+        crash = (self.kill_horses, "kill -9 the work-horses (jobs die mid-run)") if self.forking \
+            else (self.kill_worker_mid_job, "kill -9 worker 2 mid-job, restart it")
         return [
-            (0.10, "kill -9 the work-horses (jobs die mid-run)", self.kill_horses),
+            (0.10, crash[1], crash[0]),
             (0.20, "kill -9 worker 1, restart it 2 s later",
              lambda: (self.down(w1, sig=signal.SIGKILL), time.sleep(2), self.up(w1))),
             (0.35, f"stop Redis for {self.outage:.0f} s",
@@ -286,7 +319,7 @@ class Chaos:
             (0.75, "kill -9 Redis (a crash), restart it 3 s later",
              lambda: (self.down(self.redis, sig=signal.SIGKILL), time.sleep(3),
                       self.up(self.redis))),
-            (0.85, "kill -9 the work-horses again", self.kill_horses),
+            (0.85, crash[1] + " (again)", crash[0]),
         ]
 
     def run(self, load: Load, stop: threading.Event) -> None:
@@ -425,8 +458,11 @@ def parse(argv):
     parser.add_argument("--threads", type=int, default=8, help="gthread threads per worker")
     parser.add_argument("--outage", type=float, default=5, help="seconds Redis stays down")
     parser.add_argument("--max-seconds", type=float, default=1800, help="bound on the load")
-    parser.add_argument("--drain-seconds", type=float, default=420,
+    parser.add_argument("--drain-seconds", type=float, default=900,
                         help="bound on the wait for queues and the recovery to settle")
+    parser.add_argument("--forking", action="store_true",
+                        help="RQ's forking worker (kill work-horses mid-job) instead of "
+                             "workers that run jobs in-process")
     return parser.parse_args(argv)
 
 
@@ -449,8 +485,9 @@ def main(argv=None) -> int:
     redis = Process("redis", ["redis-server", "--port", str(args.redis_port), "--bind", HOST,
                               "--dir", str(folder), "--appendonly", "yes", "--save", "",
                               "--protected-mode", "yes"], env, folder / "redis.log")
+    worker_class = "bench.soak." + ("PreloadingWorker" if args.forking else "PreloadedSimpleWorker")
     workers = [Process(f"worker{n}", [str(bindir / "rq"), "worker", "--with-scheduler",
-                                      "--worker-class", "bench.soak.PreloadingWorker",
+                                      "--worker-class", worker_class,
                                       "--url", redis_url, "--logging_level", "WARNING", *QUEUES],
                        env, folder / f"worker{n}.log") for n in (1, 2)]
     cron = Process("cron", [str(bindir / "rq"), "cron", "--url", redis_url,
@@ -473,7 +510,7 @@ def main(argv=None) -> int:
         log(start, f"gunicorn ({web.config}) on port {web.port}, 2 RQ workers, rq cron: "
                    f"{args.referrals} referrals from {args.clients} clients")
         load = Load(web.port, tokens, args.referrals, time.monotonic() + args.max_seconds)
-        chaos = Chaos(start, redis, workers, cron, args.outage, redis_url)
+        chaos = Chaos(start, redis, workers, cron, args.outage, redis_url, args.forking)
         stop = threading.Event()
         watcher = threading.Thread(target=chaos.run, args=(load, stop), daemon=True)
         began = time.monotonic()
@@ -497,13 +534,19 @@ def main(argv=None) -> int:
         for proc in (*workers, cron):
             proc.stop()
         moved = run_pending_retries(redis_url)
-        burst = subprocess.run([str(bindir / "rq"), "worker", "--burst", "--worker-class",
-                                "bench.soak.PreloadingWorker", "--url", redis_url,
-                                "--logging_level", "WARNING", *QUEUES],
-                               env=env, cwd=ROOT, capture_output=True, text=True,
-                               timeout=args.drain_seconds)
-        log(start, f"{moved} abandoned or backing-off job(s) run by a burst worker: exit "
-                   f"{burst.returncode}")
+        bursts = [Process(f"burst{n}", [str(bindir / "rq"), "worker", "--burst", "--worker-class",
+                                        worker_class, "--url", redis_url, "--logging_level",
+                                        "WARNING", *QUEUES], env, folder / f"burst{n}.log")
+                  for n in (1, 2)]
+        for proc in bursts:
+            proc.start()
+            started.append(proc)
+        done = wait_for(lambda: not any(p.alive() for p in bursts),
+                        max(deadline - time.monotonic(), 60))
+        for proc in bursts:
+            proc.stop()
+        log(start, f"{moved} abandoned or backing-off job(s) queued; burst workers "
+                   f"{'emptied the queues' if done else 'stopped at the time bound'}")
         sweep = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "sla", "sweep"],
                                env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
         log(start, f"sweep: {sweep.stdout.strip() or sweep.stderr.strip()[-300:]}")
