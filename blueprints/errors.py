@@ -3,7 +3,7 @@ import logging
 
 from flask import jsonify, render_template, request
 from flask_limiter.errors import RateLimitExceeded
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from referral_app.errors import DomainError
@@ -86,6 +86,13 @@ def register(app) -> None:
         if exc.code == 400 and "CSRF" in (exc.description or ""):
             code, message = "csrf", "The form expired or was not sent from this site; try again."
         return error_response(exc.code or 500, code, message, fields, data.get("headers"))
+
+    @app.errorhandler(DataError)
+    def out_of_range(exc):
+        # A number the database cannot hold (e.g. ?referral_id=10**30): the caller's input.
+        db.session.rollback()
+        return error_response(422, "invalid", "A value is out of range.",
+                              {"_query": ["A number is larger than any stored value."]})
 
     @app.errorhandler(OperationalError)
     def database_down(exc):

@@ -4,6 +4,7 @@ import logging
 import pkgutil
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from referral_app import config as settings
 from referral_app.extensions import csrf, db, limiter, login_manager, migrate
@@ -64,9 +65,19 @@ def init_extensions(app: Flask) -> None:
         return db.session.get(User, int(user_id))
 
 
+class Int32Converter(IntegerConverter):
+    """`<int:...>` ids stop at the database column's range: beyond it, 404 instead of 500."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def register_blueprints(app: Flask) -> None:
     from blueprints import api as api_package
     from blueprints import web
+
+    app.url_map.converters["int"] = Int32Converter
 
     web.init_app(app)
     for name in WEB_BLUEPRINTS:

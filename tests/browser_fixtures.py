@@ -80,10 +80,12 @@ def _rate_limits_as_configured(request):
 
 def go(page, target):
     """Click what navigates, once the current page has loaded (else its pending images are
-    aborted, which the page fixture counts as failed requests), and wait for the next one."""
+    aborted, which the page fixture counts as failed requests), and wait until the page it
+    leads to (after any redirects) has loaded too: waiting for "load" right after the click
+    may see the old page's state and let the next step abort the new page's images."""
     page.wait_for_load_state("load")
-    target.click()
-    page.wait_for_load_state("load")
+    with page.expect_navigation(wait_until="load"):
+        target.click()
 
 
 def sign_in_as(page, user, password="correct horse"):

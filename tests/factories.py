@@ -5,7 +5,15 @@ from decimal import Decimal
 
 from referral_app.extensions import db
 from referral_app.models import (
-    Agreement, Calendar, Lead, LeadEvent, Program, Referral, ReferralCode, RewardRule, User,
+    Agreement,
+    Calendar,
+    Lead,
+    LeadEvent,
+    Program,
+    Referral,
+    ReferralCode,
+    RewardRule,
+    User,
 )
 
 _seq = itertools.count(1)

@@ -28,11 +28,35 @@ class InterlockApi(Api):
         pass
 
 
+def money_as_string(self, field, ret=None, **kwargs) -> dict:
+    """Document `Decimal(as_string=True)` as the string it is ("100.00"), not a number.
+
+    apispec calls every Decimal a number and copies Range bounds as strings, which makes
+    the document contradict the contract (money is a string with two decimals).
+    """
+    if not isinstance(field, ma.fields.Decimal) or ret is None:
+        return {}
+    for key in ("maximum", "minimum", "exclusiveMaximum", "exclusiveMinimum"):
+        if key in ret and not isinstance(ret[key], (int, float)):
+            ret[key] = float(ret[key])  # a Decimal bound, rendered as a string
+    if field.as_string:
+        for key in ("maximum", "minimum", "exclusiveMaximum", "exclusiveMinimum"):
+            ret.pop(key, None)
+        nullable = ret.get("nullable")
+        ret["type"] = "string"
+        ret["format"] = "decimal"
+        ret["pattern"] = r"^-?[0-9]+(\.[0-9]+)?$"
+        if nullable:
+            ret["nullable"] = True
+    return {}
+
+
 def init_api(app: Flask) -> Api:
     api = InterlockApi(app, spec_kwargs={
         "info": {"description": "Interlock's public HTTP API. Authenticate with "
                                "`Authorization: Bearer <token>` (see `flask tokens create`)."},
     })
+    api.ma_plugin.converter.add_attribute_function(money_as_string)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.options["security"] = [{"bearerAuth": []}]
 

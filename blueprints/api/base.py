@@ -28,7 +28,7 @@ def require(action: str, obj=None, missing: str = "Not found."):
 
 
 class PageArgs(ma.Schema):
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1))
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=1_000_000))
     per_page = ma.fields.Integer(load_default=25, validate=ma.validate.Range(min=1, max=200))
 
 

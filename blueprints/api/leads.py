@@ -46,9 +46,12 @@ def _workable(lead_id: int) -> Lead:
 
 @blp.before_request
 def replay():
-    """A write repeated with the same Idempotency-Key gets the first answer again."""
+    """Refuse callers who may not work the lead before the body is read (403/404, not 422);
+    then a write repeated with the same Idempotency-Key gets the first answer again."""
     if request.method != "POST":
         return None
+    if "lead_id" in (request.view_args or {}):
+        _workable(request.view_args["lead_id"])
     key = idempotency.check_key(request.headers.get(idempotency.HEADER))
     if key is None:
         return None

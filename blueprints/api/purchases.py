@@ -1,5 +1,5 @@
 """Purchases from billing: record them (matched to referrals in the background), refunds."""
-from flask import jsonify
+from flask import jsonify, request
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
@@ -14,6 +14,13 @@ blp = Blueprint("purchases", __name__,
                             + conversion.ATTRIBUTION_RULE)
 
 PurchasePage = page_schema(PurchaseOut, "PurchasePage")
+
+
+@blp.before_request
+def writers_only():
+    """Before the body is read: a caller who may not record purchases gets 403, not 422."""
+    if request.method == "POST":
+        require("purchase.create")
 
 
 @blp.post("/purchases")

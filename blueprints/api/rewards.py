@@ -1,5 +1,5 @@
 """The reward ledger: referrers read their own rewards; marketing approves, rejects, issues."""
-from flask import jsonify
+from flask import jsonify, request
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
@@ -53,6 +53,13 @@ def get_reward(reward_id: int):
     require("reward.list")
     reward = found(db.session.get(Reward, reward_id), "No such reward.")
     return require("reward.read", reward, missing="No such reward.")
+
+
+@blp.before_request
+def reviewers_only():
+    """Before a body is read: callers who may not review get 403/404, not 422."""
+    if request.method == "POST" and "reward_id" in (request.view_args or {}):
+        _reviewed(request.view_args["reward_id"])
 
 
 @blp.post("/rewards/<int:reward_id>/approve")

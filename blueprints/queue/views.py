@@ -226,7 +226,7 @@ def recycle(lead_id: int):
 @login_required
 def reassign(lead_id: int):
     lead = _visible(lead_id)
-    authorize("lead.reassign", lead)
+    authorize("lead.reassign")  # they can see the lead: a refusal here is 403, not 404
     form = ReassignForm(prefix="reassign").with_reps()
     return _act(lead, form, lambda: leads.reassign(
         lead, int(form.owner.data), current_user.id, restart=form.restart.data,

@@ -4,7 +4,15 @@ from sqlalchemy import select
 
 from referral_app.extensions import db
 from referral_app.models import (
-    Attempt, AuditEntry, Lead, Notification, Purchase, Referral, RefusedReferral, Reward, User,
+    Attempt,
+    AuditEntry,
+    Lead,
+    Notification,
+    Purchase,
+    Referral,
+    RefusedReferral,
+    Reward,
+    User,
 )
 from referral_app.models.base import utcnow
 from referral_app.services.auth import normalise_email

@@ -1,15 +1,14 @@
 """Marketing console, in Chromium: the program editor's live preview follows typing; adding a rule row works."""
 import pytest
 
+from tests.browser_fixtures import sign_in_as
+
 pytestmark = pytest.mark.browser
 
 
 def test_live_preview_and_rule_rows(page, make_user):
     user = make_user("marketing")
-    page.goto("/sign-in")
-    page.get_by_label("E-mail").fill(user.email)
-    page.get_by_label("Password").fill("correct horse")
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_as(page, user)  # waits for the redirect to load before going on
     page.goto("/programs/new")
     preview = page.locator("#program-preview")
     page.get_by_label("Landing headline").fill("Meet <b>Widget</b>")

@@ -60,9 +60,18 @@ def test_a_form_with_the_token_is_accepted(app, db, make_user):
     assert response.status_code == 302
 
 
+@pytest.fixture
+def limits_on():
+    """An app with rate limits on; the shared Limiter is switched off again afterwards."""
+    from referral_app.extensions import limiter
+
+    yield _app(RATELIMIT_ENABLED=True)
+    limiter.enabled = False
+
+
 @pytest.mark.parametrize("path, limit", [("/sign-in", 10), ("/sign-up", 5)])
-def test_public_forms_are_rate_limited_with_retry_after(app, db, path, limit):
-    limited = _app(RATELIMIT_ENABLED=True)
+def test_public_forms_are_rate_limited_with_retry_after(app, db, path, limit, limits_on):
+    limited = limits_on
     client = limited.test_client()
     statuses = [client.post(path, data={"email": "x@example.com", "password": "nope"}).status_code
                 for _ in range(limit + 1)]
