@@ -20,6 +20,7 @@ IMPORTS = "imports"
 ALL_QUEUES = (SLA, DEFAULT, NOTIFY, IMPORTS)  # in priority order for workers
 
 _PENDING = "interlock_pending_jobs"
+PENDING_STATES = {"queued", "started", "scheduled", "deferred"}
 
 
 def redis_connection():
@@ -76,8 +77,12 @@ def send(job: dict) -> None:
     retry = Retry(max=job["retries"], interval=[10, 60, 300][: job["retries"]] or None) \
         if job["retries"] else None
     kwargs = dict(job_id=job["job_id"], retry=retry)
-    if job["job_id"] and q.fetch_job(job["job_id"]) is not None:
-        return
+    if job["job_id"]:
+        existing = q.fetch_job(job["job_id"])
+        if existing is not None:
+            if existing.get_status(refresh=False) in PENDING_STATES:
+                return  # waiting or running: the same work is already on its way
+            existing.delete()  # finished, failed or stopped long ago: run it again
     if job["at"] is not None:
         q.enqueue_at(job["at"], job["func"], *job["args"], **kwargs)
     else:

@@ -14,6 +14,7 @@ from referral_app.jobs.base import app_job
 from referral_app.jobs.queues import DEFAULT, NOTIFY, send
 from referral_app.models import LeadEvent, Notification, Referral
 from referral_app.models.base import utcnow
+from referral_app.services.stages import stage_job_id
 
 GRACE = timedelta(minutes=2)  # leave normal jobs the time to run first
 HORIZON = timedelta(days=7)  # older leftovers are for a person to look at, not a retry storm
@@ -41,14 +42,14 @@ def lost_work(now: datetime) -> dict[str, list[int]]:
 def recover(now: datetime | None = None) -> dict[str, int]:
     """Periodic (every minute): enqueue again what an outage lost; counts per kind."""
     lost = lost_work(now or utcnow())
-    # Job ids per row: while a recovered job waits in the queue, the next run adds nothing.
+    # The same job ids as the original enqueue: a job merely waiting is not queued twice.
     for referral_id in lost["referrals"]:
         send(dict(func="referral_app.jobs.rewards.referral_submitted", args=(referral_id,),
-                  queue=DEFAULT, job_id=f"recover-referral-{referral_id}", at=None,
+                  queue=DEFAULT, job_id=f"referral-submitted-{referral_id}", at=None,
                   retries=3))
     for event_id in lost["events"]:
         send(dict(func="referral_app.jobs.lead_events.stage_changed", args=(event_id,),
-                  queue=DEFAULT, job_id=f"recover-event-{event_id}", at=None,
+                  queue=DEFAULT, job_id=stage_job_id(event_id), at=None,
                   retries=3))
     for note_id in lost["notifications"]:
         send(dict(func="referral_app.jobs.notifications.send", args=(note_id,), queue=NOTIFY,

@@ -24,6 +24,11 @@ TRANSITIONS: dict[str, set[str]] = {
 REWARD_TRIGGERS = {"mql": "mql", "sql": "sql", "opportunity": "opportunity", "won": "won"}
 
 
+def stage_job_id(event_id: int) -> str:
+    """The follow-up job's id; recovery reuses it, so a job merely waiting is not doubled."""
+    return f"stage-changed-{event_id}"
+
+
 def can_move(lead: Lead, to_stage: str) -> bool:
     return to_stage in TRANSITIONS.get(lead.stage, set())
 
@@ -56,7 +61,8 @@ def change_stage(lead: Lead, to_stage: str, actor_id: int | None = None,
         from referral_app.services.sla import cancel_running
 
         cancel_running(lead)
-    enqueue_after_commit("referral_app.jobs.lead_events.stage_changed", event.id)
+    enqueue_after_commit("referral_app.jobs.lead_events.stage_changed", event.id,
+                         job_id=stage_job_id(event.id))
     return event
 
 
