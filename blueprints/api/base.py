@@ -53,3 +53,27 @@ def paginate(select, page: int, per_page: int, item_schema) -> dict:
     rows = db.session.scalars(select.limit(per_page).offset((page - 1) * per_page)).all()
     return {"items": item_schema.dump(rows, many=True), "page": page, "per_page": per_page,
             "total": total}
+
+
+def replayed_answer():
+    """The stored first answer when this write repeats an Idempotency-Key, else None.
+
+    Called from a blueprint's before_request, after its authorization check, so a replay
+    is never shown to a caller who may not make the write.
+    """
+    from flask import jsonify, request
+
+    from referral_app.models.base import utcnow
+    from referral_app.services import idempotency
+
+    key = idempotency.check_key(request.headers.get(idempotency.HEADER))
+    if key is None:
+        return None
+    record = idempotency.stored(caller().id, key, idempotency.body_hash(request.get_data()),
+                                utcnow())
+    if record is None:
+        return None
+    response = jsonify(record.response)
+    response.status_code = record.status_code
+    response.headers["Idempotent-Replayed"] = "true"
+    return response

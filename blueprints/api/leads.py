@@ -3,7 +3,7 @@ from flask import jsonify, request
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from blueprints.api.base import caller, found, page_schema, require
+from blueprints.api.base import caller, found, page_schema, replayed_answer, require
 from referral_app.errors import Forbidden
 from referral_app.extensions import db
 from referral_app.models import Lead, Program
@@ -52,17 +52,7 @@ def replay():
         return None
     if "lead_id" in (request.view_args or {}):
         _workable(request.view_args["lead_id"])
-    key = idempotency.check_key(request.headers.get(idempotency.HEADER))
-    if key is None:
-        return None
-    record = idempotency.stored(caller().id, key, idempotency.body_hash(request.get_data()),
-                                utcnow())
-    if record is None:
-        return None
-    response = jsonify(record.response)
-    response.status_code = record.status_code
-    response.headers["Idempotent-Replayed"] = "true"
-    return response
+    return replayed_answer()
 
 
 def _answer(status: int, schema, data: dict):

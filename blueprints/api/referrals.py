@@ -2,7 +2,15 @@
 from flask import jsonify, request
 from flask_smorest import Blueprint
 
-from blueprints.api.base import PageArgs, caller, found, page_schema, paginate, require
+from blueprints.api.base import (
+    PageArgs,
+    caller,
+    found,
+    page_schema,
+    paginate,
+    replayed_answer,
+    require,
+)
 from referral_app.errors import DomainError
 from referral_app.extensions import db
 from referral_app.models import Referral
@@ -23,17 +31,7 @@ def guard():
     if request.endpoint != CREATE:
         return None
     require("referral.create")  # a sales user gets 403, not a 422 about fields
-    key = idempotency.check_key(request.headers.get(idempotency.HEADER))
-    if key is None:
-        return None
-    record = idempotency.stored(caller().id, key, idempotency.body_hash(request.get_data()),
-                                utcnow())
-    if record is None:
-        return None
-    response = jsonify(record.response)
-    response.status_code = record.status_code
-    response.headers["Idempotent-Replayed"] = "true"
-    return response
+    return replayed_answer()
 
 
 def _error_body(exc: DomainError) -> dict:
