@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from referral_app.extensions import db
 from referral_app.jobs.base import app_job
-from referral_app.jobs.queues import DEFAULT, NOTIFY, send
+from referral_app.jobs.queues import ALL_QUEUES, DEFAULT, NOTIFY, get_queue, send
 from referral_app.models import LeadEvent, Notification, Referral
 from referral_app.models.base import utcnow
 from referral_app.services.stages import stage_job_id
@@ -38,9 +38,20 @@ def lost_work(now: datetime) -> dict[str, list[int]]:
     }
 
 
+def reclaim_abandoned() -> None:
+    """Jobs held by a worker that died (SIGKILL, lost machine) are retried or marked failed
+    once their time limit has passed, instead of at RQ's next registry maintenance; a failed
+    one is then re-enqueued below under its own id."""
+    from rq.registry import StartedJobRegistry
+
+    for name in ALL_QUEUES:
+        StartedJobRegistry(queue=get_queue(name)).cleanup()
+
+
 @app_job
 def recover(now: datetime | None = None) -> dict[str, int]:
     """Periodic (every minute): enqueue again what an outage lost; counts per kind."""
+    reclaim_abandoned()
     lost = lost_work(now or utcnow())
     # The same job ids as the original enqueue: a job merely waiting is not queued twice.
     for referral_id in lost["referrals"]:

@@ -52,3 +52,32 @@ def test_work_committed_while_redis_was_down_is_recovered_once(app, db):
                              .where(LeadEvent.processed_at.is_(None),
                                     LeadEvent.kind == "stage", LeadEvent.to_stage == "mql")) == 0
     assert recover(later + timedelta(minutes=5))["referrals"] == 0
+
+
+def test_a_job_held_by_a_dead_worker_is_reclaimed_and_run(app, db):
+    """A referral whose follow-up job sat under a SIGKILLed worker is recovered too."""
+    import time
+
+    from rq.job import JobStatus
+    from rq.registry import StartedJobRegistry
+
+    from referral_app.jobs.queues import rq_job_id
+
+    prog = f.program(rules=[("get", "submitted", "fixed", 10)])
+    referrer = f.user("referrer")
+    referral = f.lead(prog, referrer=referrer).referral
+    referral.created_at = utcnow() - timedelta(minutes=10)
+    db.session.commit()
+    queue = get_queue("default")
+    job = queue.enqueue("referral_app.jobs.rewards.referral_submitted", referral.id,
+                        job_id=rq_job_id(f"referral-submitted-{referral.id}"))
+    queue.remove(job)  # a worker took it ...
+    job.set_status(JobStatus.STARTED)
+    registry = StartedJobRegistry(queue=queue)
+    # ... and died: its execution's lease in the registry ran out a minute ago.
+    redis_connection().zadd(registry.key, {f"{job.id}:dead-execution": time.time() - 60})
+    recover(utcnow())
+    _work()
+    db.session.expire_all()
+    assert db.session.get(Referral, referral.id).followed_up_at is not None
+    assert db.session.scalar(select(func.count()).select_from(Reward)) == 1
