@@ -25,7 +25,6 @@ from referral_app.extensions import db
 from referral_app.jobs import IMPORTS, enqueue_after_commit
 from referral_app.models import CsvImport, Program, RefusedReferral, User
 from referral_app.services import imports
-from referral_app.services.intake import job_prefix
 from referral_app.services.intake_checks import REFUSAL_CODES
 
 PER_PAGE = 50
@@ -89,7 +88,7 @@ def import_mapping(import_id: int):
             csv_import.status = "queued"
             db.session.flush()
             enqueue_after_commit("referral_app.jobs.imports.run_import", csv_import.id,
-                                 queue=IMPORTS, job_id=f"{job_prefix()}import-{csv_import.id}")
+                                 queue=IMPORTS, job_id=f"import-{csv_import.id}")  # prefixed by enqueue
             db.session.commit()
             flash("The import has started; you can leave this page.", "success")
             return redirect(url_for("intake.import_detail", import_id=import_id))

@@ -10,7 +10,7 @@ from rq import Retry
 
 from referral_app.extensions import db
 from referral_app.jobs.base import app_job
-from referral_app.jobs.queues import DEFAULT, get_queue
+from referral_app.jobs.queues import DEFAULT, get_queue, rq_job_id
 from referral_app.models import CsvImport
 from referral_app.models.base import utcnow
 from referral_app.services import imports, intake
@@ -49,7 +49,7 @@ def enqueue_submitted(referral_ids: list[int]) -> None:
     try:
         get_queue(DEFAULT).enqueue(
             submitted_many, list(referral_ids), retry=Retry(max=3, interval=[10, 60, 300]),
-            job_id=f"{intake.job_prefix()}referrals-submitted-{referral_ids[0]}-{referral_ids[-1]}")
+            job_id=rq_job_id(f"referrals-submitted-{referral_ids[0]}-{referral_ids[-1]}"))
     except (RedisError, OSError) as exc:
         # The referrals are committed; like enqueue_after_commit, log and go on.
         log.warning("could not enqueue the rewards job of %d referrals (%s)",

@@ -14,6 +14,7 @@ from referral_app.jobs.base import app_job
 from referral_app.jobs.queues import ALL_QUEUES, DEFAULT, NOTIFY, get_queue, send
 from referral_app.models import LeadEvent, Notification, Referral
 from referral_app.models.base import utcnow
+from referral_app.services.intake import submitted_job_id
 from referral_app.services.stages import stage_job_id
 
 GRACE = timedelta(minutes=2)  # leave normal jobs the time to run first
@@ -56,7 +57,7 @@ def recover(now: datetime | None = None) -> dict[str, int]:
     # The same job ids as the original enqueue: a job merely waiting is not queued twice.
     for referral_id in lost["referrals"]:
         send(dict(func="referral_app.jobs.rewards.referral_submitted", args=(referral_id,),
-                  queue=DEFAULT, job_id=f"referral-submitted-{referral_id}", at=None,
+                  queue=DEFAULT, job_id=submitted_job_id(referral_id), at=None,
                   retries=3))
     for event_id in lost["events"]:
         send(dict(func="referral_app.jobs.lead_events.stage_changed", args=(event_id,),

@@ -10,16 +10,15 @@ rewards follow-up after commit. It flushes; the caller owns the transaction:
   RefusedReferral row: commit to keep that record for marketing, then answer;
 - on anything else, roll back.
 """
-import re
 from datetime import datetime
 
-from flask import current_app
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from referral_app.errors import DomainError, Duplicate, NotFound
 from referral_app.extensions import db
 from referral_app.jobs import DEFAULT, enqueue_after_commit
+from referral_app.jobs.queues import rq_job_id
 from referral_app.models import Lead, Program, Referral, ReferralCode, User
 from referral_app.models.base import utcnow
 from referral_app.services import assignment, codes, qualification, stages
@@ -156,12 +155,7 @@ def follow_up(referral: Referral, *, source: str, code_row: ReferralCode | None,
 def submitted_job_id(referral_id: int) -> str:
     """One rewards job per referral, whichever path enqueues it (prefixed like the queues, so
     deployments or test runs sharing one Redis never mistake each other's jobs)."""
-    return f"{job_prefix()}referral-submitted-{referral_id}"
-
-
-def job_prefix() -> str:
-    """QUEUE_PREFIX in the characters RQ allows in a job id."""
-    return re.sub(r"[^A-Za-z0-9_-]", "-", current_app.config.get("QUEUE_PREFIX", ""))
+    return rq_job_id(f"referral-submitted-{referral_id}")
 
 
 def count_visit(code_id: int) -> None:

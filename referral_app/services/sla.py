@@ -1,13 +1,12 @@
 """SLA clocks: start them with a due time fixed once, meet or cancel them, sweep the overdue."""
 import hashlib
-import re
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 
 from referral_app.extensions import db
 from referral_app.jobs import SLA, enqueue_after_commit
-from referral_app.jobs.queues import queue_name
+from referral_app.jobs.queues import rq_job_id
 from referral_app.models import Agreement, Lead, SlaClock
 
 WARN_SHARE = 0.8  # the early warning goes out at 80% of the allowed time
@@ -94,11 +93,8 @@ def start_clocks(lead: Lead, at: datetime) -> list[SlaClock]:
 
 
 def job_id(name: str) -> str:
-    """A deterministic RQ job id, under the deployment's queue prefix (ids restart per database).
-
-    RQ allows only letters, digits, "_" and "-" in ids, so the prefix's other characters go.
-    """
-    return re.sub(r"[^A-Za-z0-9_-]", "-", queue_name(name))
+    """A deterministic RQ job id, under the deployment's queue prefix (ids restart per database)."""
+    return rq_job_id(name)
 
 
 def schedule(clock: SlaClock, agreement: Agreement) -> None:
