@@ -60,6 +60,15 @@ def make_config(**overrides) -> dict:
     return config
 
 
+def make_app(**overrides):
+    """Another app on this run's database and Redis, with some settings changed."""
+    from referral_app.app import create_app
+
+    application = create_app(make_config(**overrides))
+    application.test_client_class = IsolatedClient
+    return application
+
+
 def is_postgres() -> bool:
     return _state["schema"] is not None
 

@@ -7,8 +7,7 @@ from pathlib import Path
 from redis import Redis
 from rq import Queue, Retry
 
-from referral_app.app import create_app
-from tests.conftest import IsolatedClient, _state, make_config
+from tests.conftest import _state, make_app
 from tests.services import RUN_ID
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,10 +34,7 @@ def test_a_job_whose_worker_dies_mid_job_is_retried_and_runs_once(app):
     assert job.retries_left == 1  # and the retry policy ran it again
 
 
-def _broken(**overrides):
-    application = create_app(make_config(**overrides))
-    application.test_client_class = IsolatedClient
-    return application
+_broken = make_app
 
 
 def test_redis_down_is_named_by_healthz(app):

@@ -9,7 +9,6 @@ import pytest
 from rq import SimpleWorker
 from sqlalchemy import func, select
 
-from referral_app.app import create_app
 from referral_app.extensions import db as database
 from referral_app.extensions import limiter
 from referral_app.jobs import SLA, get_queue, redis_connection
@@ -19,16 +18,14 @@ from referral_app.models.base import utcnow
 from referral_app.services import sla
 from referral_app.services.auth import create_token
 from tests import factories as f
-from tests.conftest import IsolatedClient, make_config, sign_in
+from tests.conftest import make_app, sign_in
 
 REDIS_DOWN = "redis://127.0.0.1:1/0"
 
 
 @pytest.fixture
 def broken(app):
-    application = create_app(make_config(REDIS_URL=REDIS_DOWN))
-    application.test_client_class = IsolatedClient
-    yield application
+    yield make_app(REDIS_URL=REDIS_DOWN)
     limiter.enabled = app.config["RATELIMIT_ENABLED"]
 
 
@@ -164,9 +161,7 @@ def _drain(app) -> None:
 def test_rate_limited_forms_keep_working_when_the_limits_store_is_down(app, db, world):
     """In production the limits live in Redis: a Redis outage must not turn sign-in and the
     referee landing into errors (the limits fail open)."""
-    production = create_app(make_config(REDIS_URL=REDIS_DOWN, PRODUCTION=True,
-                                        RATELIMIT_ENABLED=True))
-    production.test_client_class = IsolatedClient
+    production = make_app(REDIS_URL=REDIS_DOWN, PRODUCTION=True, RATELIMIT_ENABLED=True)
     try:
         client = production.test_client()
         landing = client.post(f"/r/{world['code']}", data={

@@ -2,17 +2,13 @@
 import pytest
 from werkzeug.routing import BuildError
 
-from referral_app.app import create_app
-from tests.conftest import IsolatedClient, make_config
+from tests.conftest import make_app
 
 # Routes that are not cookie-authenticated forms: the Bearer-only API and the health probe.
 NOT_FORMS = ("/api/", "/healthz")
 
 
-def _app(**overrides):
-    application = create_app(make_config(**overrides))
-    application.test_client_class = IsolatedClient
-    return application
+_app = make_app
 
 
 def _sample(rule, name):
