@@ -1,4 +1,4 @@
-"""Flask commands: up, seed-demo, users, tokens, sla sweep."""
+"""Flask commands: up, seed-demo, users, tokens, sla sweep, reports roll-up."""
 from datetime import UTC, datetime
 
 import click
@@ -12,6 +12,7 @@ from referral_app.models.user import REFERRER_KINDS, ROLES
 users = click.Group("users", help="Manage user accounts.")
 tokens = click.Group("tokens", help="Manage API tokens.")
 sla = click.Group("sla", help="SLA clocks.")
+reports = click.Group("reports", help="Report data.")
 
 
 def _fail(exc: DomainError) -> None:
@@ -84,6 +85,18 @@ def sweep(at):
     click.echo(f"{len(breached)} clock(s) breached.")
 
 
+@reports.command("roll-up")
+@click.option("--at", "at", default=None, help="Roll up as of this ISO-8601 instant.")
+@with_appcontext
+def roll_up(at):
+    """Roll up every settled SLA day not yet rolled up or touched since; print how many."""
+    from referral_app.services.reports import rollups
+
+    written = rollups.roll_up(_parse_at(at))
+    db.session.commit()
+    click.echo(f"{written} day(s) rolled up.")
+
+
 @click.command("seed-demo")
 @with_appcontext
 def seed_demo():
@@ -112,7 +125,7 @@ def up(port, host, workers):
 
 
 def register(app: Flask) -> None:
-    for command in (users, tokens, sla, seed_demo, up):
+    for command in (users, tokens, sla, reports, seed_demo, up):
         app.cli.add_command(command)
 
 

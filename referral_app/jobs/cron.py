@@ -13,6 +13,7 @@ PERIODIC_JOBS = [
     ("referral_app.jobs.recovery.recover", "default", {"cron": "* * * * *"}),  # the outbox
     ("referral_app.jobs.rewards.issue_due", "default", {"cron": "*/5 * * * *"}),
     ("referral_app.jobs.snapshots.nightly", "default", {"cron": "30 2 * * *"}),  # UTC
+    ("referral_app.jobs.reports.roll_up", "default", {"cron": "*/10 * * * *"}),  # SLA days
     ("referral_app.jobs.maintenance.prune", "default", {"cron": "17 3 * * *"}),  # retention
 ]
 

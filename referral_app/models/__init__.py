@@ -7,7 +7,14 @@ from referral_app.models.notification import Notification, WebhookDelivery, Webh
 from referral_app.models.program import Program, ReferralCode, RewardRule
 from referral_app.models.purchase import Purchase
 from referral_app.models.referral import CsvImport, IdempotencyRecord, Referral, RefusedReferral
-from referral_app.models.report import AuditEntry, DailySnapshot, InterlockNote, MonthlyAttainment
+from referral_app.models.report import (
+    AuditEntry,
+    DailySnapshot,
+    InterlockNote,
+    MonthlyAttainment,
+    SlaDay,
+    SlaDayClock,
+)
 from referral_app.models.reward import PayoutBatch, Reward, RewardEvent
 from referral_app.models.sla import SlaClock
 from referral_app.models.user import ApiToken, User
@@ -17,5 +24,5 @@ __all__ = [
     "CsvImport", "DailySnapshot", "IdempotencyRecord", "InterlockNote", "Lead", "LeadEvent",
     "MonthlyAttainment", "MqlDefinition", "Notification", "PayoutBatch", "Program", "Purchase",
     "Referral", "ReferralCode", "RefusedReferral", "RejectionReason", "Reward", "RewardEvent",
-    "RewardRule", "ScoringRule", "SlaClock", "User", "WebhookDelivery", "WebhookSubscription",
+    "RewardRule", "ScoringRule", "SlaClock", "SlaDay", "SlaDayClock", "User", "WebhookDelivery", "WebhookSubscription",
 ]

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from referral_app.extensions import db
 from referral_app.models.base import MONEY, JSONType, UTCDateTime, utcnow
+from referral_app.models.sla import SlaClock
 
 STAGES = ("new", "mql", "sql", "opportunity", "won", "lost", "rejected", "recycled")
 OPEN_STAGES = ("new", "mql", "sql", "opportunity")
@@ -55,6 +56,9 @@ class Lead(db.Model):
     # Every stage the lead has had an event into (STAGE_BITS, set once, never cleared), kept
     # by _mark_stages below: the funnel reads leads alone instead of all their events.
     stages_entered: Mapped[int] = mapped_column(default=0, server_default="0")
+    # When something the SLA days count about this lead last changed (a new event, a clock
+    # written): rolled-up days it touched since their rollup are read live (_mark_stages).
+    touched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     referral = relationship("Referral", back_populates="lead")
     program = relationship("Program")
@@ -110,24 +114,38 @@ class Attempt(db.Model):
 
 @event.listens_for(Session, "before_flush")
 def _mark_stages(session, flush_context, instances) -> None:
-    """Record each new event's stage on its lead, in the same flush (however it was written)."""
+    """Record each new event's stage on its lead, and mark the lead touched when an event or
+    a clock of it is written, in the same flush (however they were written)."""
     bits: dict[int, tuple[Lead, int]] = {}
     for obj in session.new:
-        if not isinstance(obj, LeadEvent) or obj.to_stage not in STAGE_BITS:
-            continue
-        lead = obj.__dict__.get("lead")  # pending objects do not lazy-load
-        if lead is None and obj.lead_id is not None:
-            with session.no_autoflush:
-                lead = session.get(Lead, obj.lead_id)
-        if lead is not None:
-            _, seen = bits.get(id(lead), (lead, 0))
-            bits[id(lead)] = (lead, seen | STAGE_BITS[obj.to_stage])
+        if isinstance(obj, LeadEvent):
+            lead = _lead_of(session, obj)
+            if lead is not None:
+                _, seen = bits.get(id(lead), (lead, 0))
+                bits[id(lead)] = (lead, seen | STAGE_BITS.get(obj.to_stage, 0))
+    for obj in list(session.new) + list(session.dirty):
+        if isinstance(obj, SlaClock) and (obj in session.new or session.is_modified(obj)):
+            lead = _lead_of(session, obj)
+            if lead is not None and id(lead) not in bits:
+                bits[id(lead)] = (lead, 0)
+    now = utcnow()
     for lead, add in bits.values():
         if lead in session.new:
             lead.stages_entered = (lead.stages_entered or 0) | add
-        elif (lead.__dict__.get("stages_entered", 0) or 0) & add != add:
-            if not session.is_modified(lead):
-                # Only the bits change: keep updated_at (it means "edited", not "reported").
-                lead.updated_at = Lead.updated_at
+            lead.touched_at = now
+            continue
+        if not session.is_modified(lead):
+            # Only bookkeeping changes: keep updated_at (it means "edited", not "reported").
+            lead.updated_at = Lead.updated_at
+        lead.touched_at = now
+        if (lead.__dict__.get("stages_entered", 0) or 0) & add != add:
             # In SQL, so a concurrent writer's bits are kept too.
             lead.stages_entered = Lead.stages_entered.bitwise_or(add)
+
+
+def _lead_of(session, obj) -> Lead | None:
+    lead = obj.__dict__.get("lead")  # pending objects do not lazy-load
+    if lead is None and obj.lead_id is not None:
+        with session.no_autoflush:
+            lead = session.get(Lead, obj.lead_id)
+    return lead

@@ -1,8 +1,8 @@
-"""What reports keep: daily snapshots per program, monthly SLA results, interlock notes."""
+"""What reports keep: daily snapshots per program, monthly SLA results, SLA days, interlock notes."""
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Date, ForeignKey, Numeric, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, LargeBinary, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from referral_app.extensions import db
@@ -43,6 +43,55 @@ class MonthlyAttainment(db.Model):
     accepted: Mapped[int] = mapped_column(default=0)
     result: Mapped[str | None] = mapped_column(String(10))  # met | missed, once the month closed
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SlaDay(db.Model):
+    """One product's SLA figures for one settled local day (services.reports.rollups).
+
+    Days are dates in the product's agreement zone (`zone`; rows of another zone are not
+    read). Every figure is a sum over the day's rows, so any run of whole days adds up.
+    """
+
+    __tablename__ = "sla_days"
+    __table_args__ = (UniqueConstraint("product", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product: Mapped[str] = mapped_column(String(100))
+    zone: Mapped[str] = mapped_column(String(64))
+    day: Mapped[date] = mapped_column(Date, index=True)
+    # Marketing side: qualifications (stage events into mql) that day, and of those, how many
+    # sales accepted (a later sql event) or rejected.
+    mqls: Mapped[int] = mapped_column(default=0)
+    accepted: Mapped[int] = mapped_column(default=0)
+    rejected: Mapped[int] = mapped_column(default=0)
+    # First-attempt clocks started that day (not cancelled); `durations` packs the business
+    # seconds to first attempt of those attempted, sorted; `bands` packs clocks and won per
+    # speed band (sla_measures.SPEED_EDGES, then "not attempted"). Both are int32 arrays
+    # (rollups.pack): thousands of days are read per report, and JSON decoding was the cost.
+    first_attempts: Mapped[int] = mapped_column(default=0)
+    durations: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    bands: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    # Clocks, met, breached per kind (rollups.CLOCK_KINDS), the sums of its SlaDayClock rows.
+    clocks: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SlaDayClock(db.Model):
+    """Clock outcomes of one product, day, kind and owner (owner 0: none), beside SlaDay."""
+
+    __tablename__ = "sla_day_clocks"
+    __table_args__ = (UniqueConstraint("product", "day", "kind", "owner_id"),
+                      Index("ix_sla_day_clocks_day", "day"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product: Mapped[str] = mapped_column(String(100))
+    zone: Mapped[str] = mapped_column(String(64))
+    day: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(20))
+    owner_id: Mapped[int] = mapped_column(default=0)
+    clocks: Mapped[int] = mapped_column(default=0)
+    met: Mapped[int] = mapped_column(default=0)
+    breached: Mapped[int] = mapped_column(default=0)
 
 
 class InterlockNote(db.Model):

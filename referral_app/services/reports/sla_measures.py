@@ -1,10 +1,9 @@
 """The SLA's measurements in SQL: MQLs delivered and accepted, clock outcomes, attempt speed.
 
 Definitions (both teams read the same ones, in the SLA report and the interlock pack):
-- MQL delivered in a month: a lead with a stage event into `mql` then (as
-  services.attainment counts it; a lead sales accepted straight from `new` was not
-  qualified by marketing). A lead re-qualified after recycling counts again, so a period's
-  deliveries are the sum of its months'.
+- MQL delivered in a month: a qualification, i.e. a stage event into `mql`, then (a lead
+  sales accepted straight from `new` was not qualified by marketing). A lead re-qualified
+  after recycling counts again, so any period's deliveries are the sum of its days'.
 - Accepted / rejected: that lead went into `sql` / `rejected` at or after that event.
 - A clock is counted in the month it started (assignment for first_attempt). Compliance is
   met / (met + breached); a running clock past its due time counts as breached even before
@@ -14,10 +13,12 @@ Definitions (both teams read the same ones, in the SLA report and the interlock 
 
 Each measure is one statement for every product, whatever its zone: a Layout maps each
 product to its own month boundaries (per-product CASE), so months start at local midnight.
+`live` ({product: [(start, end), ...]}) restricts a measure to those UTC ranges: the days
+that are not read from the rolled-up SLA days (reports.rolled).
 """
 from dataclasses import dataclass
 
-from sqlalchemy import Integer, and_, case, cast, func, literal, or_, select, text
+from sqlalchemy import Integer, and_, case, cast, false, func, literal, or_, select, text
 from sqlalchemy.orm import aliased
 
 from referral_app.extensions import db
@@ -58,8 +59,16 @@ class Layout:
                       for products, buckets in self.parts], else_=None)
 
 
+def within(column, product, live: dict) -> object:
+    """`column` falls in one of its product's live [start, end) ranges."""
+    return or_(false(), *[and_(product == name, column >= start, column < end)
+                          for name, ranges in sorted(live.items()) for start, end in ranges])
+
+
 def _scope(stmt, layout: Layout, program_id=None, owner_column=None, owner_id=None,
-           product=Lead.product):
+           product=Lead.product, live=None, column=None):
+    if live is not None:
+        stmt = stmt.where(within(column, product, live))
     if layout.products is not None:
         stmt = stmt.where(product.in_(layout.products))
     if program_id is not None:
@@ -69,7 +78,7 @@ def _scope(stmt, layout: Layout, program_id=None, owner_column=None, owner_id=No
     return stmt
 
 
-def marketing(layout: Layout) -> dict[tuple, tuple[int, int, int]]:
+def marketing(layout: Layout, live=None) -> dict[tuple, tuple[int, int, int]]:
     """(product, bucket) -> (MQLs delivered, accepted, rejected)."""
     lo, hi = layout.span
     qualifying = and_(LeadEvent.kind == "stage", LeadEvent.to_stage == "mql")
@@ -77,16 +86,19 @@ def marketing(layout: Layout) -> dict[tuple, tuple[int, int, int]]:
     # (range scans of ix_lead_events_to_at, hash joins); duplicates vanish in COUNT DISTINCT.
     accepted, rejected = aliased(LeadEvent), aliased(LeadEvent)
     inner = _scope(
-        select(Lead.product, layout.bucket(LeadEvent.at).label("bucket"), LeadEvent.lead_id,
-               accepted.lead_id.label("accepted"), rejected.lead_id.label("rejected"))
+        select(Lead.product, layout.bucket(LeadEvent.at).label("bucket"),
+               LeadEvent.id.label("event_id"),
+               case((accepted.lead_id.is_not(None), LeadEvent.id)).label("accepted"),
+               case((rejected.lead_id.is_not(None), LeadEvent.id)).label("rejected"))
         .join(Lead, Lead.id == LeadEvent.lead_id)
         .outerjoin(accepted, and_(accepted.lead_id == LeadEvent.lead_id, accepted.to_stage == "sql",
                                   accepted.at >= LeadEvent.at, accepted.at >= lo))
         .outerjoin(rejected, and_(rejected.lead_id == LeadEvent.lead_id,
                                   rejected.to_stage == "rejected", rejected.at >= LeadEvent.at,
                                   rejected.at >= lo))
-        .where(qualifying, LeadEvent.at >= lo, LeadEvent.at < hi), layout).subquery()
-    distinct = func.count(func.distinct(inner.c.lead_id))
+        .where(qualifying, LeadEvent.at >= lo, LeadEvent.at < hi), layout,
+        live=live, column=LeadEvent.at).subquery()
+    distinct = func.count(func.distinct(inner.c.event_id))
     stmt = (select(inner.c.product, inner.c.bucket, distinct,
                    func.count(func.distinct(inner.c.accepted)),
                    func.count(func.distinct(inner.c.rejected)))
@@ -94,8 +106,8 @@ def marketing(layout: Layout) -> dict[tuple, tuple[int, int, int]]:
     return {(p, b): (n, a, r) for p, b, n, a, r in db.session.execute(stmt)}
 
 
-def clock_outcomes(layout: Layout, now, owner_id=None,
-                   group=("product", "bucket", "kind")) -> dict[tuple, tuple[int, int, int]]:
+def clock_outcomes(layout: Layout, now, owner_id=None, group=("product", "bucket", "kind"),
+                   live=None) -> dict[tuple, tuple[int, int, int]]:
     """group key -> (clocks, met, breached) for clocks started in the buckets."""
     lo, hi = layout.span
     breached = or_(SlaClock.status == "breached",
@@ -109,7 +121,7 @@ def clock_outcomes(layout: Layout, now, owner_id=None,
         .where(SlaClock.started_at >= lo, SlaClock.started_at < hi,
                SlaClock.status != "cancelled"),
         layout, owner_column=SlaClock.owner_id, owner_id=owner_id,
-        product=Agreement.product).subquery()
+        product=Agreement.product, live=live, column=SlaClock.started_at).subquery()
     keys = [inner.c[name] for name in group]
     stmt = (select(*keys, func.count(), count_if(inner.c.met == 1), count_if(inner.c.breached == 1))
             .where(inner.c.bucket.is_not(None)).group_by(*keys))
@@ -117,7 +129,7 @@ def clock_outcomes(layout: Layout, now, owner_id=None,
 
 
 def first_attempts(layout: Layout, program_id=None, owner_id=None, period_keys=(),
-                   outcome: bool = False):
+                   outcome: bool = False, live=None):
     """The first_attempt clocks started in the buckets, as business_time wants them; the
     lead is joined only when its outcome (won) or its program is asked for."""
     lo, hi = layout.span
@@ -134,7 +146,8 @@ def first_attempts(layout: Layout, program_id=None, owner_id=None, period_keys=(
     if outcome or program_id is not None:
         stmt = stmt.join(Lead, Lead.id == SlaClock.lead_id)
     return _scope(stmt, layout, program_id, SlaClock.owner_id, owner_id,
-                  product=Agreement.product).subquery("first_attempts")
+                  product=Agreement.product, live=live,
+                  column=SlaClock.started_at).subquery("first_attempts")
 
 
 def attempt_timing(layout: Layout, now, calendars, sets=(("product", "bucket"),),

@@ -10,6 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from referral_app.models import User
+from referral_app.services.reports import rolled
 from referral_app.services.reports.common import (
     agreement_at,
     agreements_by_product,
@@ -163,10 +164,24 @@ def _total(months: list[SlaRow], timing) -> SlaRow:
     return total
 
 
+def _timings(layout, sp, now, period_keys) -> dict:
+    """Time to first attempt only for the period's months (the costliest measure: the trend
+    shows volumes and compliance), per month and for the whole period in one pass."""
+    sets = (("product", "bucket"), ("product", "in_period"))
+    cals = calendars()
+    if sp is not None:
+        live_rows = [row for row in rolled.live_first_attempts(layout, sp, cals)
+                     if row[1] in period_keys]
+        return rolled.timings(rolled.only(sp, period_keys), live_rows, sets, period_keys)
+    own = Layout(tuple((products, tuple(b for b in buckets if b.key in period_keys))
+                       for products, buckets in layout.parts))
+    return attempt_timing(own, now, cals, sets=sets, period_keys=period_keys)
+
+
 def sla_report(period, now: datetime, product: str | None = None) -> SlaReport:
     """Per product with an agreement in force (or just `product`): months, period, trend.
 
-    Four statements in all, whatever the number of products and zones.
+    A handful of statements, whatever the number of products, zones and days.
     """
     fast_reads()
     zones = product_zones()
@@ -178,26 +193,34 @@ def sla_report(period, now: datetime, product: str | None = None) -> SlaReport:
     versions = agreements_by_product()
     layout, period_keys, trend_keys = _layout(period, zones, now)
     rows = _rows(layout, now, versions)
-    for key, (mqls, accepted, rejected) in marketing(layout).items():
+    # Settled days come rolled up (reports.rolled); only the rest is measured from rows.
+    sp = rolled.split(layout, zones)
+    live = sp.live if sp is not None else None
+    mql = {key: list(figures) for key, figures in marketing(layout, live=live).items()}
+    for key, figures in (rolled.marketing(sp) if sp is not None else {}).items():
+        mql[key] = [a + b for a, b in zip(mql.get(key, (0, 0, 0)), figures, strict=True)]
+    for key, (mqls, accepted, rejected) in mql.items():
         if key in rows:
             rows[key].mqls, rows[key].accepted, rows[key].rejected = mqls, accepted, rejected
     breaches: dict[int, dict[str, int]] = {}
     group = ("product", "bucket", "kind", "owner_id")
-    for (name, bucket, kind, owner), (n, met, late) in clock_outcomes(layout, now, group=group).items():
-        if (name, bucket) not in rows or kind not in CLOCK_KINDS:
+    outcomes = list(clock_outcomes(layout, now, group=group, live=live).items())
+    if sp is not None:
+        outcomes += [((name, bucket, kind, None), figures)
+                     for (name, bucket, kind), figures in rolled.clock_outcomes(sp).items()]
+        outcomes += [((None, period_keys[0], kind, owner), (0, 0, late))
+                     for (owner, kind), late in rolled.breaches_by_owner(sp, period_keys).items()]
+    for (name, bucket, kind, owner), (n, met, late) in outcomes:
+        if kind not in CLOCK_KINDS:
             continue
-        stats = rows[(name, bucket)].clocks[kind]
-        stats.clocks, stats.met, stats.breached = stats.clocks + n, stats.met + met, \
-            stats.breached + late
+        if (name, bucket) in rows:
+            stats = rows[(name, bucket)].clocks[kind]
+            stats.clocks, stats.met, stats.breached = stats.clocks + n, stats.met + met, \
+                stats.breached + late
         if late and owner is not None and bucket in period_keys:
             breaches.setdefault(owner, {}).setdefault(kind, 0)
             breaches[owner][kind] += late
-    # Time to first attempt only for the period's months (the costliest measure: the trend
-    # shows volumes and compliance), per month and for the whole period in one pass.
-    own = Layout(tuple((products, tuple(b for b in buckets if b.key in period_keys))
-                       for products, buckets in layout.parts))
-    sets = (("product", "bucket"), ("product", "in_period"))
-    timings = attempt_timing(own, now, calendars(), sets=sets, period_keys=period_keys)
+    timings = _timings(layout, sp, now, period_keys)
     for (number, name, value), timing in timings.items():
         if number == 0 and (name, value) in rows:
             row = rows[(name, value)]
