@@ -16,6 +16,7 @@ ATTEMPT_CHANNELS = ("call", "email", "meeting", "social")
 ATTEMPT_OUTCOMES = ("connected", "no_answer", "voicemail", "bounced", "wrong_contact")
 # Lead.stages_entered: one bit per stage the lead ever had an event into.
 STAGE_BITS = {stage: 1 << n for n, stage in enumerate(STAGES)}
+CLOSINGS = "kind = 'stage' AND to_stage IN ('rejected', 'lost')"
 
 
 class Lead(db.Model):
@@ -77,6 +78,9 @@ class LeadEvent(db.Model):
         Index("ix_lead_events_to_at", "to_stage", "at"),
         # Reports: how far each lead got (index-only per lead) and "later went to sql".
         Index("ix_lead_events_lead_stage_at", "lead_id", "to_stage", "at"),
+        # Rejection reasons: the closing events alone, read index-only with their lead and reason.
+        Index("ix_lead_events_closings", "lead_id", postgresql_include=["to_stage", "reason"],
+              postgresql_where=text(CLOSINGS), sqlite_where=text(CLOSINGS)),
         # Recovery: the few events whose follow-up job has not run (yet).
         Index("ix_lead_events_unprocessed", "at",
               postgresql_where=text("processed_at IS NULL"), sqlite_where=text("processed_at IS NULL")),

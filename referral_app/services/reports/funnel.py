@@ -38,6 +38,18 @@ class StageCounts:
     def count(self, stage: str) -> int:
         return self.leads if stage == "leads" else self.reached.get(stage, 0)
 
+    @classmethod
+    def total(cls, parts) -> "StageCounts":
+        """The sum of several groups' counts (e.g. every program and rep: the whole funnel)."""
+        out = cls()
+        for part in parts:
+            out.leads += part.leads
+            out.won_value += part.won_value
+            for mine, theirs in ((out.reached, part.reached), (out.entered, part.entered)):
+                for stage, n in theirs.items():
+                    mine[stage] = mine.get(stage, 0) + n
+        return out
+
 
 @dataclass
 class Funnel:
@@ -104,11 +116,18 @@ def stage_counts(period, group_by=(), program_id=None, product=None,
     return out
 
 
-def funnel(period, program=None, product=None) -> Funnel:
-    """The funnel of the leads received in `period`, for one program or product if given."""
+def funnel(period, program=None, product=None, groups=None) -> Funnel:
+    """The funnel of the leads received in `period`, for one program or product if given.
+
+    `groups` (stage_counts of the same period and filters, grouped any way) saves reading
+    the leads a second time when the caller has them already (the interlock pack).
+    """
     fast_reads()
     program_id = program.id if program is not None else None
-    counts = stage_counts(period, program_id=program_id, product=product).get((), StageCounts())
+    if groups is not None:
+        counts = StageCounts.total(groups.values())
+    else:
+        counts = stage_counts(period, program_id=program_id, product=product).get((), StageCounts())
     purchases = cohort(
         select(func.count(func.distinct(Purchase.referral_id)), func.sum(Purchase.amount))
         .join(Lead, Lead.referral_id == Purchase.referral_id)

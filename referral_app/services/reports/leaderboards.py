@@ -45,6 +45,9 @@ class Leaderboards:
         return [(e, m, o, self.board(e, m, o)) for e in ENTITIES for m in MEASURES for o in ORDERS]
 
 
+GROUPS = ("program_id", "owner_id")
+
+
 def _roll_up(rows: dict[tuple, StageCounts], index: int) -> dict[int, StageCounts]:
     """Sum (program, owner) groups to one of the two keys."""
     out: dict[int, StageCounts] = {}
@@ -70,9 +73,10 @@ def rank(totals: dict[int, StageCounts], labels: dict[int, str], measure: str, o
 
 
 def leaderboards(period, min_volume: int = DEFAULT_MIN_VOLUME, limit: int = DEFAULT_LIMIT,
-                 product: str | None = None) -> Leaderboards:
+                 product: str | None = None, groups=None) -> Leaderboards:
+    """`groups`: stage_counts(period, group_by=GROUPS, product=product), when already read."""
     fast_reads()
-    rows = stage_counts(period, group_by=("program_id", "owner_id"), product=product)
+    rows = groups if groups is not None else stage_counts(period, group_by=GROUPS, product=product)
     totals = {"programs": _roll_up(rows, 0), "reps": _roll_up(rows, 1)}
     labels = {"programs": names(Program, totals["programs"]),
               "reps": _people(totals["reps"])}

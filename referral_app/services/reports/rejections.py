@@ -1,13 +1,13 @@
 """Why sales turned leads down: rejection (and lost) reasons per program, with examples.
 
 Same cohort as the funnel (leads received in the period), so a program's rejections add up
-to the funnel's `rejected`. Examples are the three latest leads per reason, chosen in SQL
-with a window function.
+to the funnel's `rejected`. Examples are the three latest leads per reason, each group's
+found by a short backward scan of its kind's events (LATERAL ... LIMIT).
 """
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, String, column, func, select, true, values
 
 from referral_app.extensions import db
 from referral_app.models import Lead, LeadEvent, Program, Referral
@@ -46,38 +46,59 @@ class Rejections:
         return [r for r in self.reasons if r.kind == kind]
 
 
-def _events(period, program_id, product):
-    reason = func.coalesce(func.nullif(func.trim(LeadEvent.reason), ""), NO_REASON)
+def _events(period, program_id, product, reason=None):
+    """The cohort's closing events, narrow (no referral, no JSON): what is counted and shown."""
+    label = func.coalesce(func.nullif(func.trim(LeadEvent.reason), ""), NO_REASON)
     return cohort(
-        select(Lead.program_id, LeadEvent.to_stage.label("kind"), reason.label("reason"),
-               LeadEvent.lead_id, LeadEvent.at, LeadEvent.id.label("event_id"),
-               LeadEvent.data["note"].as_string().label("note"),
-               Referral.referee_company.label("company"))
+        select(Lead.program_id, LeadEvent.to_stage.label("kind"), label.label("reason"),
+               LeadEvent.lead_id, LeadEvent.at, LeadEvent.id.label("event_id"))
         .join(LeadEvent, LeadEvent.lead_id == Lead.id)
-        .join(Referral, Referral.id == Lead.referral_id)
         .where(LeadEvent.kind == "stage", LeadEvent.to_stage.in_(KINDS)),
-        period, program_id, product).subquery("closings")
+        period, program_id, product)
 
 
 def rejections(period, program=None, product: str | None = None) -> Rejections:
     fast_reads()
-    events = _events(period, program.id if program is not None else None, product)
+    events = _events(period, program.id if program is not None else None, product).subquery()
     group = (events.c.program_id, events.c.kind, events.c.reason)
-    counts = db.session.execute(select(*group, func.count()).group_by(*group)).all()
-    ranked = select(events, func.row_number().over(
-        partition_by=group, order_by=(events.c.at.desc(), events.c.event_id.desc())).label("rn")
-    ).subquery("ranked")
-    examples: dict[tuple, list[Example]] = {}
-    for row in db.session.execute(select(ranked).where(ranked.c.rn <= EXAMPLES)
-                                  .order_by(ranked.c.rn)).mappings():
-        examples.setdefault((row["program_id"], row["kind"], row["reason"]), []).append(
-            Example(row["lead_id"], row["at"], row["company"], row["note"]))
+    counts = {tuple(row[:3]): row[3] for row in
+              db.session.execute(select(*group, func.count()).group_by(*group))}
+    examples = _examples(period, product, counts)
     totals: dict[tuple, int] = {}
-    for program_id, kind, _, n in counts:
+    for (program_id, kind, _), n in counts.items():
         totals[(program_id, kind)] = totals.get((program_id, kind), 0) + n
-    labels = names(Program, {row[0] for row in counts})
+    labels = names(Program, {key[0] for key in counts})
     reasons = [Reason(p, labels.get(p, f"#{p}"), kind, reason, n, rate(n, totals[(p, kind)]),
                       examples.get((p, kind, reason), []))
-               for p, kind, reason, n in counts]
+               for (p, kind, reason), n in counts.items()]
     reasons.sort(key=lambda r: (r.program, KINDS.index(r.kind), -r.count, r.reason))
     return Rejections(period=period, reasons=reasons)
+
+
+def _examples(period, product, groups) -> dict[tuple, list[Example]]:
+    """The latest EXAMPLES events of each (program, kind, reason): per group, a backward scan
+    of that kind's events by time that stops at the third match (a LATERAL ... LIMIT), so
+    the cost follows the groups shown, not the events counted."""
+    if not groups:
+        return {}
+    wanted = values(column("program_id", Integer), column("kind", String),
+                    column("reason", String), name="wanted").data(sorted(groups))
+    label = func.coalesce(func.nullif(func.trim(LeadEvent.reason), ""), NO_REASON)
+    latest = cohort(
+        select(LeadEvent.lead_id, LeadEvent.at, LeadEvent.id.label("event_id"),
+               LeadEvent.data["note"].as_string().label("note"),
+               Referral.referee_company.label("company"))
+        .join(Lead, Lead.id == LeadEvent.lead_id)
+        .join(Referral, Referral.id == Lead.referral_id)
+        .where(LeadEvent.kind == "stage", LeadEvent.to_stage == wanted.c.kind,
+               label == wanted.c.reason, Lead.program_id == wanted.c.program_id)
+        .order_by(LeadEvent.at.desc(), LeadEvent.id.desc()).limit(EXAMPLES),
+        period, product=product).lateral("latest")
+    out: dict[tuple, list[Example]] = {}
+    stmt = select(wanted, latest).select_from(wanted.join(latest, true()))
+    for row in db.session.execute(stmt).mappings():
+        out.setdefault((row["program_id"], row["kind"], row["reason"]), []).append(
+            Example(row["lead_id"], row["at"], row["company"], row["note"]))
+    for items in out.values():
+        items.sort(key=lambda e: e.at, reverse=True)
+    return out
