@@ -31,7 +31,8 @@ DEFAULT_REDIS = "redis://127.0.0.1:6379/14"  # a database of its own: flushed be
 SMOKE_LEADS = 10_000
 # Reports go last: a report the client gave up on keeps its worker and the database busy.
 FIGURES = {"calendar": figures.calendar, "intake": figures.intake, "queue": figures.queue,
-           "sweep": figures_db.sweep, "export": figures_db.export, "reports": figures.reports,
+           "sweep": figures_db.sweep, "export": figures_db.export, "rollup": figures_db.roll_up,
+           "reports": figures.reports,
            "rss": figures.rss}
 
 

@@ -2,17 +2,23 @@
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from referral_app.extensions import db
 from referral_app.models.base import MONEY, UTCDateTime, utcnow
 
 MATCH_METHODS = ("code", "email", "domain", "manual")
+LIVE = "referral_id IS NOT NULL AND refunded_at IS NULL"
 
 
 class Purchase(db.Model):
     __tablename__ = "purchases"
+    __table_args__ = (
+        # The funnel's purchases: those matched and not refunded, read index-only.
+        Index("ix_purchases_live", "referral_id", postgresql_include=["amount"],
+              postgresql_where=text(LIVE), sqlite_where=text(LIVE)),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     external_id: Mapped[str] = mapped_column(String(200), unique=True)

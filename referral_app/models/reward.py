@@ -2,13 +2,15 @@
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from referral_app.extensions import db
 from referral_app.models.base import MONEY, JSONType, UTCDateTime, utcnow
 
 REWARD_STATUSES = ("pending", "approved", "issued", "held", "rejected", "void")
+# Rewards that cost money (reports.common.COSTED_REWARD_STATUSES, fixed amounts).
+COSTED = "status IN ('approved', 'issued') AND kind = 'fixed'"
 
 
 class Reward(db.Model):
@@ -19,6 +21,9 @@ class Reward(db.Model):
         Index("ix_rewards_status_created", "status", "created_at"),
         # A payout batch's rows in id order (its CSV, its totals): an index range, not a scan.
         Index("ix_rewards_payout_batch_id", "payout_batch_id", "id"),
+        # The funnel's reward cost: the rewards that cost money, read index-only.
+        Index("ix_rewards_costed", "referral_id", postgresql_include=["amount"],
+              postgresql_where=text(COSTED), sqlite_where=text(COSTED)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
