@@ -89,12 +89,13 @@ def sweep(at):
 @click.option("--at", "at", default=None, help="Roll up as of this ISO-8601 instant.")
 @with_appcontext
 def roll_up(at):
-    """Roll up every settled SLA day not yet rolled up or touched since; print how many."""
-    from referral_app.services.reports import rollups
+    """Roll up every report day not yet rolled up or touched since; print how many."""
+    from referral_app.services.reports import cohort_days, rollups
 
-    written = rollups.roll_up(_parse_at(at))
+    now = _parse_at(at)
+    sla_days, lead_days = rollups.roll_up(now), cohort_days.roll_up(now)
     db.session.commit()
-    click.echo(f"{written} day(s) rolled up.")
+    click.echo(f"{sla_days} SLA day(s) and {lead_days} cohort day(s) rolled up.")
 
 
 @click.command("seed-demo")

@@ -9,6 +9,8 @@ from referral_app.models.purchase import Purchase
 from referral_app.models.referral import CsvImport, IdempotencyRecord, Referral, RefusedReferral
 from referral_app.models.report import (
     AuditEntry,
+    ClosingDay,
+    CohortDay,
     DailySnapshot,
     InterlockNote,
     MonthlyAttainment,
@@ -21,6 +23,7 @@ from referral_app.models.user import ApiToken, User
 
 __all__ = [
     "Agreement", "AgreementSignoff", "ApiToken", "Attempt", "AuditEntry", "Calendar",
+    "ClosingDay", "CohortDay",
     "CsvImport", "DailySnapshot", "IdempotencyRecord", "InterlockNote", "Lead", "LeadEvent",
     "MonthlyAttainment", "MqlDefinition", "Notification", "PayoutBatch", "Program", "Purchase",
     "Referral", "ReferralCode", "RefusedReferral", "RejectionReason", "Reward", "RewardEvent",

@@ -2,11 +2,13 @@
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, String, event, text
+from sqlalchemy import ForeignKey, Index, String, event, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from referral_app.extensions import db
 from referral_app.models.base import MONEY, JSONType, UTCDateTime, utcnow
+from referral_app.models.purchase import Purchase
+from referral_app.models.reward import Reward
 from referral_app.models.sla import SlaClock
 
 STAGES = ("new", "mql", "sql", "opportunity", "won", "lost", "rejected", "recycled")
@@ -57,8 +59,8 @@ class Lead(db.Model):
     # Every stage the lead has had an event into (STAGE_BITS, set once, never cleared), kept
     # by _mark_stages below: the funnel reads leads alone instead of all their events.
     stages_entered: Mapped[int] = mapped_column(default=0, server_default="0")
-    # When something the SLA days count about this lead last changed (a new event, a clock
-    # written): rolled-up days it touched since their rollup are read live (_mark_stages).
+    # When something the report days count about this lead last changed (an event, a clock,
+    # a reward or purchase written): rolled-up days it touched are read live (_mark_stages).
     touched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     referral = relationship("Referral", back_populates="lead")
@@ -118,8 +120,9 @@ class Attempt(db.Model):
 
 @event.listens_for(Session, "before_flush")
 def _mark_stages(session, flush_context, instances) -> None:
-    """Record each new event's stage on its lead, and mark the lead touched when an event or
-    a clock of it is written, in the same flush (however they were written)."""
+    """Record each new event's stage on its lead, and mark the lead touched when an event, a
+    clock, a reward or a purchase of it is written, in the same flush (the rolled-up report
+    days it counts in are then read live until recomputed)."""
     bits: dict[int, tuple[Lead, int]] = {}
     for obj in session.new:
         if isinstance(obj, LeadEvent):
@@ -133,6 +136,13 @@ def _mark_stages(session, flush_context, instances) -> None:
             if lead is not None and id(lead) not in bits:
                 bits[id(lead)] = (lead, 0)
     now = utcnow()
+    # A reward or purchase written changes its lead's funnel money: touch it by referral.
+    referrals = {obj.referral_id for obj in list(session.new) + list(session.dirty)
+                 if isinstance(obj, Reward | Purchase) and obj.referral_id is not None
+                 and (obj in session.new or session.is_modified(obj))}
+    if referrals:
+        session.connection().execute(update(Lead.__table__).where(
+            Lead.__table__.c.referral_id.in_(sorted(referrals))).values(touched_at=now))
     for lead, add in bits.values():
         if lead in session.new:
             lead.stages_entered = (lead.stages_entered or 0) | add

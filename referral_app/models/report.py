@@ -94,6 +94,62 @@ class SlaDayClock(db.Model):
     breached: Mapped[int] = mapped_column(default=0)
 
 
+class CohortDay(db.Model):
+    """The funnel of the leads received on one local day, per program or per rep
+    (services.reports.cohort_days): how far they got today, what they earned and cost.
+
+    `grain` is "program" (ident: the program) or "owner" (ident: the rep, 0 for none); each
+    grain counts every lead once; a "day" row (product "", zeros) marks the day as rolled
+    up. Rows are kept for every zone an agreement uses.
+    """
+
+    __tablename__ = "cohort_days"
+    __table_args__ = (UniqueConstraint("zone", "day", "product", "grain", "ident"),
+                      Index("ix_cohort_days_zone_day", "zone", "day"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    zone: Mapped[str] = mapped_column(String(64))
+    day: Mapped[date] = mapped_column(Date)
+    product: Mapped[str] = mapped_column(String(100))
+    grain: Mapped[str] = mapped_column(String(10))
+    ident: Mapped[int] = mapped_column(default=0)
+    leads: Mapped[int] = mapped_column(default=0)
+    # Leads that reached each stage of the main path (common.DEPTH: an event into it or a
+    # later one), and that entered each stage (an event into exactly it), as StageCounts.
+    reached_mql: Mapped[int] = mapped_column(default=0)
+    reached_sql: Mapped[int] = mapped_column(default=0)
+    reached_opportunity: Mapped[int] = mapped_column(default=0)
+    reached_won: Mapped[int] = mapped_column(default=0)
+    entered_mql: Mapped[int] = mapped_column(default=0)
+    entered_sql: Mapped[int] = mapped_column(default=0)
+    entered_opportunity: Mapped[int] = mapped_column(default=0)
+    entered_won: Mapped[int] = mapped_column(default=0)
+    entered_lost: Mapped[int] = mapped_column(default=0)
+    entered_rejected: Mapped[int] = mapped_column(default=0)
+    entered_recycled: Mapped[int] = mapped_column(default=0)
+    won_value: Mapped[Decimal] = mapped_column(MONEY, default=0)
+    purchases: Mapped[int] = mapped_column(default=0)
+    revenue: Mapped[Decimal] = mapped_column(MONEY, default=0)
+    reward_cost: Mapped[Decimal] = mapped_column(MONEY, default=0)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ClosingDay(db.Model):
+    """Rejections and losses of the leads received on one local day, per program and reason."""
+
+    __tablename__ = "closing_days"
+    __table_args__ = (UniqueConstraint("zone", "day", "program_id", "kind", "reason"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    zone: Mapped[str] = mapped_column(String(64))
+    day: Mapped[date] = mapped_column(Date, index=True)
+    product: Mapped[str] = mapped_column(String(100))
+    program_id: Mapped[int] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column()
+    n: Mapped[int] = mapped_column(default=0)
+
+
 class InterlockNote(db.Model):
     """Notes the team writes into the interlock pack during the review meeting."""
 

@@ -179,7 +179,8 @@ def test_rolled_days_across_daylight_saving_time(db, settled):
 def test_the_roll_up_command(app, db, settled):
     result = app.test_cli_runner().invoke(args=["reports", "roll-up", "--at", NOW.isoformat()])
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "100 day(s) rolled up."
+    # 31 December 2025 to 9 April 2026 in New York, both kinds of days.
+    assert result.output.strip() == "100 SLA day(s) and 100 cohort day(s) rolled up."
     bad = app.test_cli_runner().invoke(args=["reports", "roll-up", "--at", "yesterday"])
     assert bad.exit_code != 0 and "ISO-8601" in bad.output
 

@@ -1,7 +1,7 @@
 """SQL building blocks shared by the reports: stage depth, time buckets, calendars, rates."""
 from decimal import Decimal
 
-from sqlalchemy import case, func, select, text
+from sqlalchemy import and_, case, false, func, or_, select, text
 
 from referral_app.calendar import BusinessCalendar
 from referral_app.extensions import db
@@ -52,8 +52,13 @@ def bucket_of(column, buckets):
 
 
 def cohort(stmt, period, program_id=None, product=None, owner_id=None):
-    """Restrict a select over Lead to the leads received in the period (and the filters)."""
+    """Restrict a select over Lead to the leads received in the period (and the filters);
+    a period with `ranges` (cohort_days.LivePeriod) to the leads received in those."""
     stmt = stmt.where(Lead.received_at >= period.start_utc, Lead.received_at < period.end_utc)
+    ranges = getattr(period, "ranges", None)
+    if ranges is not None:
+        stmt = stmt.where(or_(false(), *[and_(Lead.received_at >= start, Lead.received_at < end)
+                                         for start, end in ranges]))
     if program_id is not None:
         stmt = stmt.where(Lead.program_id == program_id)
     if product is not None:
@@ -63,19 +68,21 @@ def cohort(stmt, period, program_id=None, product=None, owner_id=None):
     return stmt
 
 
-def per_lead_stages(period, program_id=None, product=None, owner_id=None):
+def per_lead_stages(period, program_id=None, product=None, owner_id=None, buckets=None):
     """One row per lead of the cohort: how deep it went and which side exits it took.
 
     Read from Lead.stages_entered (a bit per stage the lead had any event into, kept as
     events are written), so no event is read; a lead without events is not counted.
+    `buckets` adds the bucket of the lead's arrival (the cohort days' rollup).
     """
     def entered(stage):
         return flag(Lead.stages_entered.bitwise_and(STAGE_BITS[stage]) != 0)
 
     depth = case(*[(Lead.stages_entered.bitwise_and(STAGE_BITS[stage]) != 0, n)
                    for stage, n in sorted(DEPTH.items(), key=lambda item: -item[1])], else_=0)
+    extra = [Lead.product, bucket_of(Lead.received_at, buckets).label("bucket")] if buckets else []
     stmt = (select(Lead.id.label("lead_id"), Lead.program_id, Lead.owner_id, Lead.referral_id,
-                   Lead.amount, depth.label("depth"),
+                   Lead.amount, depth.label("depth"), *extra,
                    *[entered(stage).label(f"entered_{stage}")
                      for stage in MAIN_PATH + SIDE_EXITS])
             .where(Lead.stages_entered != 0))

@@ -34,17 +34,24 @@ class StageCounts:
     reached: dict = field(default_factory=dict)  # stage -> leads that reached it
     entered: dict = field(default_factory=dict)  # stage -> leads with an event into it
     won_value: Decimal = Decimal("0.00")
+    # The cohort's live purchases and reward cost, where read (cohort_days, the funnel).
+    purchases: int = 0
+    purchase_revenue: Decimal = Decimal("0.00")
+    reward_cost: Decimal = Decimal("0.00")
 
     def count(self, stage: str) -> int:
         return self.leads if stage == "leads" else self.reached.get(stage, 0)
 
     @classmethod
     def total(cls, parts) -> "StageCounts":
-        """The sum of several groups' counts (e.g. every program and rep: the whole funnel)."""
+        """The sum of several groups' counts (e.g. rolled-up days and the live rest)."""
         out = cls()
         for part in parts:
             out.leads += part.leads
             out.won_value += part.won_value
+            out.purchases += part.purchases
+            out.purchase_revenue += part.purchase_revenue
+            out.reward_cost += part.reward_cost
             for mine, theirs in ((out.reached, part.reached), (out.entered, part.entered)):
                 for stage, n in theirs.items():
                     mine[stage] = mine.get(stage, 0) + n
@@ -94,9 +101,10 @@ class Funnel:
 
 
 def stage_counts(period, group_by=(), program_id=None, product=None,
-                 owner_id=None) -> dict[tuple, StageCounts]:
-    """StageCounts per group (`group_by`: names among program_id, owner_id)."""
-    per_lead = per_lead_stages(period, program_id, product, owner_id)
+                 owner_id=None, buckets=None) -> dict[tuple, StageCounts]:
+    """StageCounts per group (`group_by`: names among program_id, owner_id, and with
+    `buckets` (arrival buckets) bucket and product)."""
+    per_lead = per_lead_stages(period, program_id, product, owner_id, buckets=buckets)
     keys = [per_lead.c[name] for name in group_by]
     measures = [func.count()]
     measures += [count_if(per_lead.c.depth >= n) for n in range(1, len(MAIN_PATH) + 1)]
@@ -116,18 +124,31 @@ def stage_counts(period, group_by=(), program_id=None, product=None,
     return out
 
 
-def funnel(period, program=None, product=None, groups=None) -> Funnel:
+def funnel(period, program=None, product=None) -> Funnel:
     """The funnel of the leads received in `period`, for one program or product if given.
 
-    `groups` (stage_counts of the same period and filters, grouped any way) saves reading
-    the leads a second time when the caller has them already (the interlock pack).
+    Rolled-up days (cohort_days) are read as they are; the rest is measured from the leads.
     """
+    from referral_app.services.reports import cohort_days
+
     fast_reads()
     program_id = program.id if program is not None else None
-    if groups is not None:
-        counts = StageCounts.total(groups.values())
-    else:
-        counts = stage_counts(period, program_id=program_id, product=product).get((), StageCounts())
+    plan = cohort_days.plan(period)
+    parts = []
+    if plan is not None:
+        parts += cohort_days.counts(plan, ("program",), program_id, product).values()
+    live = period if plan is None else plan.live
+    if live is not None:
+        parts.append(_measured(live, program_id, product))
+    counts = StageCounts.total(parts)
+    return Funnel(period=period, program=program, product=product, counts=counts,
+                  purchases=counts.purchases, purchase_revenue=counts.purchase_revenue,
+                  reward_cost=counts.reward_cost)
+
+
+def _measured(period, program_id, product) -> StageCounts:
+    """The funnel's counts and money measured from the leads of `period`."""
+    counts = stage_counts(period, program_id=program_id, product=product).get((), StageCounts())
     purchases = cohort(
         select(func.count(func.distinct(Purchase.referral_id)), func.sum(Purchase.amount))
         .join(Lead, Lead.referral_id == Purchase.referral_id)
@@ -137,6 +158,6 @@ def funnel(period, program=None, product=None, groups=None) -> Funnel:
         select(func.sum(Reward.amount)).join(Lead, Lead.referral_id == Reward.referral_id)
         .where(Reward.status.in_(COSTED_REWARD_STATUSES), Reward.kind == "fixed"),
         period, program_id, product))
-    return Funnel(period=period, program=program, product=product, counts=counts,
-                  purchases=bought or 0, purchase_revenue=money_sum(revenue),
-                  reward_cost=money_sum(cost))
+    counts.purchases, counts.purchase_revenue = bought or 0, money_sum(revenue)
+    counts.reward_cost = money_sum(cost)
+    return counts

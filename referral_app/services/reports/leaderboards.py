@@ -10,6 +10,7 @@ program and rep) are ranked here.
 from dataclasses import dataclass, field
 
 from referral_app.models import Program, User
+from referral_app.services.reports import cohort_days
 from referral_app.services.reports.common import fast_reads, names, rate
 from referral_app.services.reports.funnel import StageCounts, stage_counts
 
@@ -73,11 +74,19 @@ def rank(totals: dict[int, StageCounts], labels: dict[int, str], measure: str, o
 
 
 def leaderboards(period, min_volume: int = DEFAULT_MIN_VOLUME, limit: int = DEFAULT_LIMIT,
-                 product: str | None = None, groups=None) -> Leaderboards:
-    """`groups`: stage_counts(period, group_by=GROUPS, product=product), when already read."""
+                 product: str | None = None) -> Leaderboards:
+    """Rolled-up days (cohort_days) as they are, the rest measured from the leads."""
     fast_reads()
-    rows = groups if groups is not None else stage_counts(period, group_by=GROUPS, product=product)
+    plan = cohort_days.plan(period)
+    live = period if plan is None else plan.live
+    rows = stage_counts(live, group_by=GROUPS, product=product) if live is not None else {}
     totals = {"programs": _roll_up(rows, 0), "reps": _roll_up(rows, 1)}
+    if plan is not None:
+        for (grain, ident), counts in cohort_days.counts(plan, ("program", "owner"),
+                                                         product=product).items():
+            if ident:  # rep 0: leads nobody owns, not on a board
+                entity = "programs" if grain == "program" else "reps"
+                cohort_days.add(totals[entity], {ident: counts})
     labels = {"programs": names(Program, totals["programs"]),
               "reps": _people(totals["reps"])}
     result = Leaderboards(period=period, min_volume=min_volume, limit=limit)

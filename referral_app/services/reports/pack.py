@@ -14,8 +14,8 @@ from referral_app.errors import Conflict, ValidationFailed
 from referral_app.extensions import db
 from referral_app.models import InterlockNote
 from referral_app.models.base import utcnow
-from referral_app.services.reports.funnel import Funnel, funnel, stage_counts
-from referral_app.services.reports.leaderboards import GROUPS, Leaderboards, leaderboards
+from referral_app.services.reports.funnel import Funnel, funnel
+from referral_app.services.reports.leaderboards import Leaderboards, leaderboards
 from referral_app.services.reports.rejections import Rejections, rejections
 from referral_app.services.reports.sla_report import SlaReport, sla_report
 from referral_app.services.reports.speed import Speed, speed
@@ -35,11 +35,8 @@ class Pack:
 
 
 def interlock_pack(period, now: datetime, min_volume: int | None = None) -> Pack:
-    # The leads are read once, per program and rep: the boards and, summed, the funnel.
-    groups = stage_counts(period, group_by=GROUPS)
-    boards = leaderboards(period, groups=groups) if min_volume is None else \
-        leaderboards(period, min_volume, groups=groups)
-    return Pack(period=period, funnel=funnel(period, groups=groups), leaderboards=boards,
+    boards = leaderboards(period) if min_volume is None else leaderboards(period, min_volume)
+    return Pack(period=period, funnel=funnel(period), leaderboards=boards,
                 sla=sla_report(period, now), rejections=rejections(period),
                 speed=speed(period, now), note=note_for(period))
 

@@ -11,7 +11,8 @@ from sqlalchemy import Integer, String, column, func, select, true, values
 
 from referral_app.extensions import db
 from referral_app.models import Lead, LeadEvent, Program, Referral
-from referral_app.services.reports.common import cohort, fast_reads, names, rate
+from referral_app.services.reports import cohort_days
+from referral_app.services.reports.common import bucket_of, cohort, fast_reads, names, rate
 
 KINDS = ("rejected", "lost")
 EXAMPLES = 3
@@ -46,12 +47,14 @@ class Rejections:
         return [r for r in self.reasons if r.kind == kind]
 
 
-def _events(period, program_id, product, reason=None):
-    """The cohort's closing events, narrow (no referral, no JSON): what is counted and shown."""
+def _events(period, program_id, product, buckets=None):
+    """The cohort's closing events, narrow (no referral, no JSON): what is counted; with
+    `buckets`, the bucket of each lead's arrival and its product (cohort_days)."""
     label = func.coalesce(func.nullif(func.trim(LeadEvent.reason), ""), NO_REASON)
+    extra = [Lead.product, bucket_of(Lead.received_at, buckets).label("bucket")] if buckets else []
     return cohort(
         select(Lead.program_id, LeadEvent.to_stage.label("kind"), label.label("reason"),
-               LeadEvent.lead_id, LeadEvent.at, LeadEvent.id.label("event_id"))
+               LeadEvent.lead_id, LeadEvent.at, LeadEvent.id.label("event_id"), *extra)
         .join(LeadEvent, LeadEvent.lead_id == Lead.id)
         .where(LeadEvent.kind == "stage", LeadEvent.to_stage.in_(KINDS)),
         period, program_id, product)
@@ -59,10 +62,15 @@ def _events(period, program_id, product, reason=None):
 
 def rejections(period, program=None, product: str | None = None) -> Rejections:
     fast_reads()
-    events = _events(period, program.id if program is not None else None, product).subquery()
-    group = (events.c.program_id, events.c.kind, events.c.reason)
-    counts = {tuple(row[:3]): row[3] for row in
-              db.session.execute(select(*group, func.count()).group_by(*group))}
+    program_id = program.id if program is not None else None
+    plan = cohort_days.plan(period)
+    live = period if plan is None else plan.live
+    counts = cohort_days.closings(plan, program_id, product) if plan is not None else {}
+    if live is not None:  # the days not rolled up (cohort_days), from the events
+        events = _events(live, program_id, product).subquery()
+        group = (events.c.program_id, events.c.kind, events.c.reason)
+        for *key, n in db.session.execute(select(*group, func.count()).group_by(*group)):
+            counts[tuple(key)] = counts.get(tuple(key), 0) + n
     examples = _examples(period, product, counts)
     totals: dict[tuple, int] = {}
     for (program_id, kind, _), n in counts.items():
@@ -81,6 +89,8 @@ def _examples(period, product, groups) -> dict[tuple, list[Example]]:
     the cost follows the groups shown, not the events counted."""
     if not groups:
         return {}
+    if db.engine.dialect.name != "postgresql":
+        return _examples_ranked(period, product)
     wanted = values(column("program_id", Integer), column("kind", String),
                     column("reason", String), name="wanted").data(sorted(groups))
     label = func.coalesce(func.nullif(func.trim(LeadEvent.reason), ""), NO_REASON)
@@ -101,4 +111,24 @@ def _examples(period, product, groups) -> dict[tuple, list[Example]]:
             Example(row["lead_id"], row["at"], row["company"], row["note"]))
     for items in out.values():
         items.sort(key=lambda e: e.at, reverse=True)
+    return out
+
+
+def _examples_ranked(period, product) -> dict[tuple, list[Example]]:
+    """The same, ranking every closing event (SQLite has no LATERAL; its data sets are small)."""
+    events = _events(period, None, product).subquery()
+    group = (events.c.program_id, events.c.kind, events.c.reason)
+    ranked = select(events, func.row_number().over(
+        partition_by=group, order_by=(events.c.at.desc(), events.c.event_id.desc())).label("rn")
+    ).subquery("ranked")
+    stmt = (select(ranked, LeadEvent.data["note"].as_string().label("note"),
+                   Referral.referee_company.label("company"))
+            .join(LeadEvent, LeadEvent.id == ranked.c.event_id)
+            .join(Lead, Lead.id == ranked.c.lead_id)
+            .join(Referral, Referral.id == Lead.referral_id)
+            .where(ranked.c.rn <= EXAMPLES).order_by(ranked.c.rn))
+    out: dict[tuple, list[Example]] = {}
+    for row in db.session.execute(stmt).mappings():
+        out.setdefault((row["program_id"], row["kind"], row["reason"]), []).append(
+            Example(row["lead_id"], row["at"], row["company"], row["note"]))
     return out
