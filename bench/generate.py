@@ -53,7 +53,8 @@ COLUMNS = {
                  "created_at followed_up_at",
     "leads": "id referral_id program_id product agreement_id owner_id stage is_open email "
              "open_email score score_rules sql_checklist amount close_reason received_at "
-             "assigned_at first_attempt_at closed_at updated_at sla_due_at stages_entered",
+             "assigned_at first_attempt_at closed_at updated_at sla_due_at stages_entered "
+             "referrer_id",
     "lead_events": "id lead_id kind from_stage to_stage actor_id reason data at processed_at",
     "attempts": "id lead_id user_id channel outcome note at",
     "sla_clocks": "id lead_id kind agreement_id owner_id status started_at due_at met_at "

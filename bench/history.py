@@ -107,7 +107,8 @@ class Chunk:
             ts(assigned), ts(first_attempt) if first_attempt else None,
             ts(closed_at) if closed_at else None, ts(last), ts(min(owed)) if owed else None,
             # Lead.stages_entered: arrival, then every move (assignments repeat a stage).
-            functools.reduce(operator.or_, (STAGE_BITS[m[1]] for m in moves), STAGE_BITS["new"])))
+            functools.reduce(operator.or_, (STAGE_BITS[m[1]] for m in moves), STAGE_BITS["new"]),
+            referrer))
         if closed_at is not None and len(self.closed_pool) < 20000:
             self.closed_pool.append((closed_at, email))
         if "won" in reached and rng.random() < .9:

@@ -1,5 +1,5 @@
-"""Report days (sla_days, sla_day_clocks, cohort_days, closing_days, leads.touched_at) and
-the reports' partial indexes
+"""Report days (sla_days, sla_day_clocks, cohort_days, closing_days, leads.touched_at),
+leads.referrer_id and the reports' partial indexes
 
 Revision ID: 0002
 Revises: 0001
@@ -106,6 +106,10 @@ def upgrade():
     with op.batch_alter_table('leads', schema=None) as batch_op:
         batch_op.add_column(sa.Column('touched_at', referral_app.models.base.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_index(batch_op.f('ix_leads_touched_at'), ['touched_at'], unique=False)
+        batch_op.add_column(sa.Column('referrer_id', sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(batch_op.f('fk_leads_referrer_id_users'), 'users', ['referrer_id'], ['id'])
+    op.execute("UPDATE leads SET referrer_id = (SELECT referrals.referrer_id FROM referrals "
+               "WHERE referrals.id = leads.referral_id)")
 
     with op.batch_alter_table('lead_events', schema=None) as batch_op:
         batch_op.create_index('ix_lead_events_closings', ['lead_id'], unique=False, postgresql_include=['to_stage', 'reason'], postgresql_where=sa.text(CLOSINGS), sqlite_where=sa.text(CLOSINGS))
@@ -131,6 +135,8 @@ def downgrade():
         batch_op.drop_index('ix_lead_events_closings', postgresql_where=sa.text(CLOSINGS), sqlite_where=sa.text(CLOSINGS))
 
     with op.batch_alter_table('leads', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_leads_referrer_id_users'), type_='foreignkey')
+        batch_op.drop_column('referrer_id')
         batch_op.drop_index(batch_op.f('ix_leads_touched_at'))
         batch_op.drop_column('touched_at')
 

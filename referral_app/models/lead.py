@@ -2,7 +2,7 @@
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, String, event, text, update
+from sqlalchemy import ForeignKey, Index, String, event, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from referral_app.extensions import db
@@ -33,6 +33,9 @@ class Lead(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id"), unique=True)
+    # The referral's referrer, copied when the lead is inserted (_copy_referrer), so the
+    # referrer reports group the leads without joining a million referrals.
+    referrer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
     product: Mapped[str] = mapped_column(String(100), index=True)
     agreement_id: Mapped[int | None] = mapped_column(ForeignKey("agreements.id"))
@@ -65,7 +68,7 @@ class Lead(db.Model):
 
     referral = relationship("Referral", back_populates="lead")
     program = relationship("Program")
-    owner = relationship("User")
+    owner = relationship("User", foreign_keys=[owner_id])
     agreement = relationship("Agreement")
     events: Mapped[list["LeadEvent"]] = relationship(back_populates="lead", order_by="LeadEvent.at")
     attempts: Mapped[list["Attempt"]] = relationship(back_populates="lead", order_by="Attempt.at")
@@ -116,6 +119,20 @@ class Attempt(db.Model):
 
     lead: Mapped[Lead] = relationship(back_populates="attempts")
     user = relationship("User")
+
+
+@event.listens_for(Lead, "before_insert")
+def _copy_referrer(mapper, connection, lead: Lead) -> None:
+    if lead.referrer_id is not None or lead.referral_id is None:
+        return
+    referral = lead.__dict__.get("referral")
+    if referral is not None:
+        lead.referrer_id = referral.referrer_id
+    else:
+        from referral_app.models.referral import Referral
+
+        lead.referrer_id = connection.scalar(
+            select(Referral.referrer_id).where(Referral.id == lead.referral_id))
 
 
 @event.listens_for(Session, "before_flush")

@@ -82,9 +82,9 @@ def per_lead_stages(period, program_id=None, product=None, owner_id=None, bucket
                    for stage, n in sorted(DEPTH.items(), key=lambda item: -item[1])], else_=0)
     extra = [Lead.product, bucket_of(Lead.received_at, buckets).label("bucket")] if buckets else []
     stmt = (select(Lead.id.label("lead_id"), Lead.program_id, Lead.owner_id, Lead.referral_id,
-                   Lead.amount, depth.label("depth"), *extra,
+                   Lead.amount, depth.label("depth"),
                    *[entered(stage).label(f"entered_{stage}")
-                     for stage in MAIN_PATH + SIDE_EXITS])
+                     for stage in MAIN_PATH + SIDE_EXITS], Lead.referrer_id, *extra)
             .where(Lead.stages_entered != 0))
     return cohort(stmt, period, program_id, product, owner_id).subquery("per_lead")
 
