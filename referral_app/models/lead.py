@@ -2,7 +2,7 @@
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, String, event, select, text, update
+from sqlalchemy import ForeignKey, Index, String, event, inspect, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from referral_app.extensions import db
@@ -153,10 +153,13 @@ def _mark_stages(session, flush_context, instances) -> None:
             if lead is not None and id(lead) not in bits:
                 bits[id(lead)] = (lead, 0)
     now = utcnow()
-    # A reward or purchase written changes its lead's funnel money: touch it by referral.
-    referrals = {obj.referral_id for obj in list(session.new) + list(session.dirty)
-                 if isinstance(obj, Reward | Purchase) and obj.referral_id is not None
-                 and (obj in session.new or session.is_modified(obj))}
+    # A reward or purchase written changes its lead's funnel money: touch it by referral
+    # (a purchase matched to another referral touches the one it left too).
+    referrals = set()
+    for obj in list(session.new) + list(session.dirty):
+        if isinstance(obj, Reward | Purchase) and (obj in session.new or session.is_modified(obj)):
+            history = inspect(obj).attrs.referral_id.history
+            referrals |= {r for r in (obj.referral_id, *history.deleted) if r is not None}
     if referrals:
         session.connection().execute(update(Lead.__table__).where(
             Lead.__table__.c.referral_id.in_(sorted(referrals))).values(touched_at=now))

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import delete, select, update
 
-from referral_app.models import ClosingDay, CohortDay, Lead, Reward
+from referral_app.models import ClosingDay, CohortDay, Lead, Purchase, Reward
 from referral_app.services import reports, reward_states
 from referral_app.services.reports import cohort_days
 from tests.reports.conftest import NOW
@@ -96,3 +96,16 @@ def test_another_zone_is_measured_live(db, settled, period):
     roll_up(db)
     assert cohort_days.plan(utc_period) is None
     assert everything(utc_period, settled) == measured
+
+
+def test_a_purchase_moved_to_another_referral_touches_both_leads(db, settled, period):
+    roll_up(db)
+    l7, l8 = settled.leads["L7"], settled.leads["L8"]
+    purchase = db.session.scalar(select(Purchase).where(Purchase.referral_id == l8.referral_id))
+    purchase.referral_id = l7.referral_id
+    db.session.commit()
+    assert cohort_days.plan(period).excluded == [date(2026, 1, 20), date(2026, 3, 2)]
+    moved = everything(period, settled)
+    db.session.execute(delete(CohortDay))
+    db.session.commit()
+    assert everything(period, settled) == moved
