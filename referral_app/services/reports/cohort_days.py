@@ -27,7 +27,7 @@ from referral_app.services.reports.common import (
 )
 from referral_app.services.reports.funnel import StageCounts, stage_counts
 from referral_app.services.reports.periods import Bucket, local_midnight, product_zones
-from referral_app.services.reports.rollups import CHUNK_DAYS, IN_FLIGHT, local_days
+from referral_app.services.reports.rollups import CHUNK_DAYS, IN_FLIGHT, due_days, local_days
 
 MARK = "day"  # the grain of the row that says "this day is rolled up"
 GRAINS = {"program": "program_id", "owner": "owner_id"}
@@ -73,9 +73,7 @@ def plan(period) -> Plan | None:
         CohortDay.day <= period.end)).all()
     if not rows:
         return None
-    since = min(at for _, at in rows) - IN_FLIGHT
-    stale = local_days(db.session.scalars(select(Lead.received_at)
-                                          .where(Lead.touched_at >= since)), zone)
+    stale = _touched(min(at for _, at in rows) - IN_FLIGHT, zone)
     rolled = sorted({day for day, _ in rows} - stale)
     if not rolled:
         return None
@@ -92,6 +90,12 @@ def plan(period) -> Plan | None:
     excluded = sorted(d for d in stale if rolled[0] <= d <= rolled[-1])
     return Plan(zone, rolled[0], rolled[-1], excluded,
                 LivePeriod(period, tuple(ranges)) if ranges else None)
+
+
+def _touched(since: datetime, zone: str) -> set[date]:
+    """The local days on which the leads touched at or after `since` were received."""
+    return local_days(db.session.scalars(select(Lead.received_at)
+                                         .where(Lead.touched_at >= since)), zone)
 
 
 def counts(p: Plan, grains, program_id=None, product=None) -> dict[tuple, StageCounts]:
@@ -145,12 +149,7 @@ def roll_up(now: datetime) -> int:
         last = min(local_days([now], zone)) - timedelta(days=1)
         stamps = dict(db.session.execute(select(CohortDay.day, CohortDay.computed_at).where(
             CohortDay.zone == zone, CohortDay.grain == MARK)).all())
-        due = {first + timedelta(days=n) for n in range((last - first).days + 1)} - set(stamps)
-        if stamps:
-            since = min(stamps.values()) - IN_FLIGHT
-            touched = db.session.scalars(select(Lead.received_at).where(Lead.touched_at >= since))
-            due |= {day for day in local_days(touched, zone) if first <= day <= last}
-        days = sorted(due)
+        days = sorted(due_days(first, last, stamps, lambda since, z=zone: _touched(since, z)))
         for start in range(0, len(days), CHUNK_DAYS):
             written += _write(zone, days[start:start + CHUNK_DAYS], stamp)
         db.session.execute(update(CohortDay).where(CohortDay.zone == zone, CohortDay.grain == MARK)

@@ -115,11 +115,8 @@ def roll_up(now: datetime, products=None) -> int:
         last = now.astimezone(ZoneInfo(zone)).date() - timedelta(days=1)
         stamps = dict(db.session.execute(select(SlaDay.day, SlaDay.computed_at)
                                          .where(SlaDay.product == product)).all())
-        due = {first + timedelta(days=n) for n in range((last - first).days + 1)} - set(stamps)
-        if stamps:
-            since = min(stamps.values()) - IN_FLIGHT
-            due |= {day for name, day in touched_days({product: zone}, since)
-                    if name == product and first <= day <= last}
+        due = due_days(first, last, stamps, lambda since, p=product, z=zone: {
+            day for name, day in touched_days({p: z}, since) if name == p})
         unsettled = unsettled_days(product, zone, now)
         _forget(product, unsettled & set(stamps))
         due -= unsettled
@@ -130,6 +127,15 @@ def roll_up(now: datetime, products=None) -> int:
                            .values(computed_at=stamp))
     db.session.flush()
     return written
+
+
+def due_days(first: date, last: date, stamps: dict, touched) -> set[date]:
+    """The days of [first, last] not rolled up yet (no stamp) or touched since their pass;
+    `touched(since)` gives the days of the leads touched at or after `since`."""
+    due = {first + timedelta(days=n) for n in range((last - first).days + 1)} - set(stamps)
+    if stamps:
+        due |= {day for day in touched(min(stamps.values()) - IN_FLIGHT) if first <= day <= last}
+    return due
 
 
 def _forget(product: str, days) -> None:
