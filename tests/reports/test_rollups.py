@@ -189,3 +189,13 @@ def test_durations_survive_packing():
     values = [0, 5, 3600.4, 7199.6, 2 ** 31 - 1]
     assert list(rollups.unpack(rollups.pack(values))) == [0, 5, 3600, 7200, 2 ** 31 - 1]
     assert list(rollups.unpack(rollups.pack([3, 1], ordered=False))) == [3, 1]
+
+
+def test_the_periodic_job_rolls_up_both_kinds_of_days(db, settled):
+    from referral_app.jobs import cron
+    from referral_app.jobs.reports import roll_up as job
+
+    assert ("referral_app.jobs.reports.roll_up", "default", {"cron": "*/10 * * * *"}) \
+        in cron.PERIODIC_JOBS
+    assert job(NOW.isoformat()) == 200  # 100 SLA days and 100 cohort days
+    assert job(NOW.isoformat()) == 0  # run twice: nothing new, nothing touched
