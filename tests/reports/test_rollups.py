@@ -199,3 +199,11 @@ def test_the_periodic_job_rolls_up_both_kinds_of_days(db, settled):
         in cron.PERIODIC_JOBS
     assert job(NOW.isoformat()) == 200  # 100 SLA days and 100 cohort days
     assert job(NOW.isoformat()) == 0  # run twice: nothing new, nothing touched
+
+
+def test_a_lead_is_not_re_stamped_within_the_readers_margin():
+    from referral_app.models.lead import TOUCH_AGAIN_AFTER
+
+    # A lead touched less than TOUCH_AGAIN_AFTER ago keeps its stamp; readers look back
+    # IN_FLIGHT before each pass, so the change is still seen.
+    assert TOUCH_AGAIN_AFTER < rollups.IN_FLIGHT

@@ -32,7 +32,8 @@ from referral_app.services.reports.sla_measures import (
 )
 
 # Writers stamp touched_at at flush and commit a moment later: a pass starting in between
-# would not see their change, so readers and the next pass look back this far.
+# would not see their change, so readers and the next pass look back this far. It must
+# exceed models.lead.TOUCH_AGAIN_AFTER (a lead touched that recently is not re-stamped).
 IN_FLIGHT = timedelta(minutes=5)
 CHUNK_DAYS = 31  # days per statement: each day is one branch of the bucket CASE
 CLOCK_KINDS = ("first_attempt", "attempt_limit", "decision")
