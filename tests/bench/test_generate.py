@@ -41,6 +41,9 @@ def test_counts_and_meta(generated):
     # Settled history: no follow-up looks lost to the recovery job.
     assert one(conn, "SELECT count(*) FROM lead_events WHERE processed_at IS NULL") == 0
     assert one(conn, "SELECT count(*) FROM referrals WHERE followed_up_at IS NULL") == 0
+    # Leads carry their referral's referrer (the referrers report groups by it).
+    assert one(conn, "SELECT count(*) FROM leads l JOIN referrals r ON r.id = l.referral_id "
+                     "WHERE l.referrer_id IS DISTINCT FROM r.referrer_id") == 0
     for table in ("rewards", "reward_events", "purchases", "notifications", "sla_clocks",
                   "idempotency_records", "referral_codes", "payout_batches"):
         assert one(conn, f"SELECT count(*) FROM {table}") > 0, table
