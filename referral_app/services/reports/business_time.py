@@ -93,6 +93,18 @@ def band_of(seconds: float | None, edges) -> int:
     return sum(1 for edge in edges if seconds >= edge)
 
 
+def seconds_of(calendars, calendar_id, started, ended, stored) -> float | None:
+    """Business seconds from start to the event: stored when it happened, else measured in
+    the calendar (older rows); None while it has not happened."""
+    if ended is None:
+        return None
+    if stored is not None:
+        return float(stored)
+    if calendar_id in calendars:
+        return max(calendars[calendar_id].elapsed(started, ended).total_seconds(), 0.0)
+    return None
+
+
 def _summarise_python(pop, sets, calendars, percentiles, edges) -> dict[tuple, Timing]:
     names = sorted({name for keys in sets for name in keys})
     has_secs = "secs" in pop.c
@@ -102,12 +114,7 @@ def _summarise_python(pop, sets, calendars, percentiles, edges) -> dict[tuple, T
     for row in db.session.execute(stmt).yield_per(5000):
         values = dict(zip(names, row[: len(names)], strict=True))
         calendar_id, started, ended, won, stored = row[len(names):]
-        seconds = None
-        calendar = calendars.get(calendar_id)
-        if ended is not None and stored is not None:
-            seconds = float(stored)
-        elif ended is not None and calendar is not None:
-            seconds = max(calendar.elapsed(started, ended).total_seconds(), 0.0)
+        seconds = seconds_of(calendars, calendar_id, started, ended, stored)
         for number, keys in enumerate(sets):
             key = (number, *[values[k] for k in keys])
             timing, measured = groups.setdefault(

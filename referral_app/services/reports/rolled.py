@@ -19,12 +19,11 @@ from sqlalchemy import func, select, tuple_
 
 from referral_app.extensions import db
 from referral_app.models import Agreement, SlaDay, SlaDayClock
-from referral_app.services.reports.business_time import Timing, band_of
+from referral_app.services.reports.business_time import Timing, band_of, seconds_of
 from referral_app.services.reports.periods import local_midnight
 from referral_app.services.reports.rollups import (
     CLOCK_KINDS,
     IN_FLIGHT,
-    seconds_of,
     touched_days,
     unpack,
 )

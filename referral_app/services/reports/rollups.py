@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, insert, select, update
 from referral_app.extensions import db
 from referral_app.models import Agreement, Lead, LeadEvent, SlaClock, SlaDay, SlaDayClock
 from referral_app.models.base import utcnow
-from referral_app.services.reports.business_time import band_of
+from referral_app.services.reports.business_time import band_of, seconds_of
 from referral_app.services.reports.common import calendars, fast_reads
 from referral_app.services.reports.periods import Bucket, local_midnight, product_zones
 from referral_app.services.reports.sla_measures import (
@@ -184,17 +184,6 @@ def _write(product: str, zone: str, days: list[date], now: datetime) -> int:
 def _no_timing() -> dict:
     return {"first_attempts": 0, "durations": b"",
             "bands": pack([0] * 2 * (len(SPEED_EDGES) + 2), ordered=False)}
-
-
-def seconds_of(cals, calendar_id, started, ended, secs) -> float | None:
-    """Business seconds to the first attempt: stored when met, else measured (older rows)."""
-    if ended is None:
-        return None
-    if secs is not None:
-        return float(secs)
-    if calendar_id in cals:
-        return max(cals[calendar_id].elapsed(started, ended).total_seconds(), 0.0)
-    return None
 
 
 def _first_attempt_days(layout: Layout) -> dict[str, dict]:

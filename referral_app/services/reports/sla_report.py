@@ -169,12 +169,11 @@ def _timings(layout, sp, now, period_keys) -> dict:
     shows volumes and compliance), per month and for the whole period in one pass."""
     sets = (("product", "bucket"), ("product", "in_period"))
     cals = calendars()
-    if sp is not None:
-        live_rows = [row for row in rolled.live_first_attempts(layout, sp, cals)
-                     if row[1] in period_keys]
-        return rolled.timings(rolled.only(sp, period_keys), live_rows, sets, period_keys)
     own = Layout(tuple((products, tuple(b for b in buckets if b.key in period_keys))
                        for products, buckets in layout.parts))
+    if sp is not None:
+        live_rows = rolled.live_first_attempts(own, sp, cals)
+        return rolled.timings(rolled.only(sp, period_keys), live_rows, sets, period_keys)
     return attempt_timing(own, now, cals, sets=sets, period_keys=period_keys)
 
 
@@ -208,8 +207,9 @@ def sla_report(period, now: datetime, product: str | None = None) -> SlaReport:
     if sp is not None:
         outcomes += [((name, bucket, kind, None), figures)
                      for (name, bucket, kind), figures in rolled.clock_outcomes(sp).items()]
-        outcomes += [((None, period_keys[0], kind, owner), (0, 0, late))
-                     for (owner, kind), late in rolled.breaches_by_owner(sp, period_keys).items()]
+        for (owner, kind), late in rolled.breaches_by_owner(sp, period_keys).items():
+            breaches.setdefault(owner, {}).setdefault(kind, 0)
+            breaches[owner][kind] += late
     for (name, bucket, kind, owner), (n, met, late) in outcomes:
         if kind not in CLOCK_KINDS:
             continue
