@@ -6,6 +6,7 @@ from datetime import datetime
 from flask import current_app
 from redis.exceptions import RedisError
 from rq import Queue, Retry
+from rq.job import Job
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -72,33 +73,53 @@ def rq_job_id(job_id: str | None) -> str | None:
 
 def send(job: dict) -> None:
     """Enqueue now; with a job id an existing job of that id is left alone (runs once)."""
-    q = get_queue(job["queue"])
-    job = dict(job, job_id=rq_job_id(job["job_id"]))
-    retry = Retry(max=job["retries"], interval=[10, 60, 300][: job["retries"]] or None) \
-        if job["retries"] else None
-    kwargs = dict(job_id=job["job_id"], retry=retry)
-    if job["job_id"]:
-        existing = q.fetch_job(job["job_id"])
-        if existing is not None:
-            if existing.get_status(refresh=False) in PENDING_STATES:
-                return  # waiting or running: the same work is already on its way
-            existing.delete()  # finished, failed or stopped long ago: run it again
-    if job["at"] is not None:
-        q.enqueue_at(job["at"], job["func"], *job["args"], **kwargs)
-    else:
-        q.enqueue(job["func"], *job["args"], **kwargs)
+    send_all([job])
+
+
+def send_all(jobs: list[dict]) -> None:
+    """Enqueue the jobs in two Redis round trips, whatever their number: one reads the status
+    of every job id (a job waiting or running is left alone: the same work is on its way),
+    one pipeline enqueues or schedules the rest. A finished or failed job of the same id
+    is deleted first, so the work runs again (rare: recovery)."""
+    connection = redis_connection()
+    jobs = [dict(job, job_id=rq_job_id(job["job_id"])) for job in jobs]
+    named = [job["job_id"] for job in jobs if job["job_id"]]
+    statuses = {}
+    if named:
+        reads = connection.pipeline(transaction=False)
+        for job_id in named:
+            reads.hget(Job.key_for(job_id), "status")
+        statuses = dict(zip(named, reads.execute(), strict=True))
+    pipe = connection.pipeline()
+    for job in jobs:
+        status = statuses.get(job["job_id"])
+        if status is not None:
+            if status.decode() in PENDING_STATES:
+                continue
+            existing = Job.fetch(job["job_id"], connection=connection)
+            existing.delete()
+        retry = Retry(max=job["retries"], interval=[10, 60, 300][: job["retries"]] or None) \
+            if job["retries"] else None
+        q = get_queue(job["queue"])
+        kwargs = dict(job_id=job["job_id"], retry=retry, pipeline=pipe)
+        if job["at"] is not None:
+            q.enqueue_at(job["at"], job["func"], *job["args"], **kwargs)
+        else:
+            q.enqueue(job["func"], *job["args"], **kwargs)
+    pipe.execute()
 
 
 @event.listens_for(Session, "after_commit")
 def _send_pending(session):
     jobs = session.info.pop(_PENDING, [])
-    for job in jobs:
-        try:
-            send(job)
-        except (RedisError, OSError, ValueError) as exc:
-            # The data is committed; the sweep and the outbox re-enqueue from the database.
-            log.warning("could not enqueue %s (%s); the periodic sweep will recover it",
-                        job["func"], exc)
+    if not jobs:
+        return
+    try:
+        send_all(jobs)
+    except (RedisError, OSError, ValueError) as exc:
+        # The data is committed; the sweep and the outbox re-enqueue from the database.
+        log.warning("could not enqueue %s (%s); the periodic sweep will recover it",
+                    ", ".join(sorted({job["func"] for job in jobs})), exc)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -1,15 +1,15 @@
 """Routing: a new lead goes to the next rep of its product by round robin, and its clocks start."""
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from referral_app.extensions import db
 from referral_app.models import Lead, LeadEvent, User
 from referral_app.services import sla
 
 
-def _candidates(product: str):
-    # Least recently assigned first; a rep never assigned goes before everyone.
+def candidates(product: str):
+    """The product's present reps, least recently assigned first (never assigned: first)."""
     return (select(User)
             .where(User.role == "sales", User.active.is_(True), User.away.is_(False),
                    User.product == product)
@@ -24,38 +24,56 @@ def next_rep(product: str) -> User | None:
     rep is locked does it wait for one (it then sees the updated `last_assigned_at`).
     SQLite has no row locks and serialises writers anyway.
     """
-    query = _candidates(product).limit(1)
+    query = candidates(product).limit(1)
     rep = db.session.scalar(query.with_for_update(skip_locked=True))
     if rep is None:
         rep = db.session.scalar(query.with_for_update().execution_options(populate_existing=True))
     return rep
 
 
+def claim_next_rep(product: str, at: datetime) -> int | None:
+    """next_rep's turn taken in one statement: the rep's id, their `last_assigned_at` set to
+    `at` and their row locked until the caller's transaction ends (intake's hot path).
+
+    Same order and locking as next_rep: SKIP LOCKED first, and only when every rep is locked
+    does it wait for the first in line.
+    """
+    turn = candidates(product).with_only_columns(User.id).limit(1)
+    for chosen in (turn.with_for_update(skip_locked=True), turn.with_for_update()):
+        rep_id = db.session.scalar(
+            update(User).where(User.id == chosen.correlate(None).scalar_subquery())
+            .values(last_assigned_at=at).returning(User.id)
+            .execution_options(synchronize_session=False))
+        if rep_id is not None:
+            return rep_id
+    return None
+
+
 def reps_in_turn(product: str) -> list[User]:
     """Every rep of the product in round-robin order, locked (for a CSV batch)."""
-    return list(db.session.scalars(_candidates(product).with_for_update()))
+    return list(db.session.scalars(candidates(product).with_for_update()))
+
+
+def assignment_event(lead: Lead, rep_id: int, at: datetime, actor_id: int | None = None,
+                     reason: str = "round robin") -> LeadEvent:
+    """The unflushed record of giving an unassigned lead to a rep, with the lead given."""
+    event = LeadEvent(lead=lead, kind="assign", from_stage=lead.stage, to_stage=lead.stage,
+                      actor_id=actor_id, at=at, reason=reason,
+                      data={"from_owner": lead.owner_id, "to_owner": rep_id, "restart": False},
+                      processed_at=at)  # no follow-up job: nothing for recovery to redo
+    lead.owner_id, lead.assigned_at = rep_id, at
+    return event
 
 
 def assign(lead: Lead, rep: User, at: datetime, actor_id: int | None = None,
            reason: str = "round robin") -> LeadEvent:
     """Give an unassigned lead to `rep` at `at`, record it, and start its SLA clocks."""
-    event = LeadEvent(lead=lead, kind="assign", from_stage=lead.stage, to_stage=lead.stage,
-                      actor_id=actor_id, at=at, reason=reason,
-                      data={"from_owner": lead.owner_id, "to_owner": rep.id, "restart": False},
-                      processed_at=at)  # no follow-up job: nothing for recovery to redo
+    event = assignment_event(lead, rep.id, at, actor_id=actor_id, reason=reason)
     db.session.add(event)
-    lead.owner_id, lead.owner, lead.assigned_at = rep.id, rep, at
+    lead.owner = rep
     rep.last_assigned_at = at
     db.session.flush()
     # The SLA clock starts at assignment, never at arrival: nobody owes a first attempt
     # on a lead waiting unassigned in the managers' queue.
     sla.start_clocks(lead, at)
     return event
-
-
-def route(lead: Lead, at: datetime) -> User | None:
-    """Assign the lead to the next rep of its product; None leaves it in the managers' queue."""
-    rep = next_rep(lead.product)
-    if rep is not None:
-        assign(lead, rep, at)
-    return rep

@@ -21,7 +21,7 @@ from referral_app.jobs import DEFAULT, enqueue_after_commit
 from referral_app.jobs.queues import rq_job_id
 from referral_app.models import Lead, Program, Referral, ReferralCode, User
 from referral_app.models.base import utcnow
-from referral_app.services import assignment, codes, qualification, stages
+from referral_app.services import assignment, codes, qualification, sla, stages
 from referral_app.services import intake_checks as checks
 from referral_app.services.intake_checks import is_refusal  # noqa: F401  (callers' import)
 
@@ -88,16 +88,22 @@ def _code(code) -> ReferralCode | None:
 def create(program: Program, data: dict, *, source: str, referrer: User | None,
            code_row: ReferralCode | None, holds: list[str], ip: str | None,
            fingerprint: str | None, at: datetime) -> Referral:
-    """Insert the referral and its lead; Duplicate when the e-mail became an open lead meanwhile.
+    """Insert the referral and its lead with all that happens on arrival, in one flush.
 
-    `Lead.open_email` is UNIQUE: of two concurrent submissions of one person, the second
-    insert waits for the first to commit and then fails. The SAVEPOINT keeps the caller's
-    transaction usable, so the refusal can still be recorded.
+    The arrival event, the move to mql when the lead qualifies, and routing: the rep whose
+    turn it is gets the lead and its first-attempt clock starts (nobody owes a first attempt
+    on a lead waiting unassigned in the managers' queue). The follow-up jobs of the mql move
+    and the clock are enqueued after commit.
+
+    Duplicate when the e-mail became an open lead meanwhile: `Lead.open_email` is UNIQUE, so
+    of two concurrent submissions of one person the second insert waits for the first to
+    commit and then fails. The SAVEPOINT keeps the caller's transaction usable (so the
+    refusal can still be recorded) and undoes the rep's turn with the rest.
     """
     referee = data["referee"]
     referral = Referral(
-        program=program, referrer=referrer, code_id=code_row.id if code_row else None,
-        source=source, status="held" if holds else "submitted", hold_reasons=holds,
+        program=program, referrer=referrer, code=code_row, source=source,
+        status="held" if holds else "submitted", hold_reasons=holds,
         referee_name=referee["name"], referee_email=referee["email"],
         referee_company=referee.get("company"), referee_phone=referee.get("phone"),
         referee_title=referee.get("title"), referee_country=referee.get("country"),
@@ -105,17 +111,37 @@ def create(program: Program, data: dict, *, source: str, referrer: User | None,
         note=data.get("note") or "", consent_at=at, ip=ip, fingerprint=fingerprint,
         created_at=at)
     lead = Lead(referral=referral, program=program, product=program.product,
-                email=referee["email"], open_email=referee["email"], stage="new",
-                is_open=True, received_at=at)
+                referrer_id=referrer.id if referrer else None, email=referee["email"],
+                open_email=referee["email"], stage="new", is_open=True, received_at=at)
+    # The actor is whoever sent it: the referrer in the portal or API; the referee on the
+    # landing and marketing's import have no referrer action behind them.
+    actor = referrer.id if referrer is not None and source in ("portal", "api") else None
+    rows = [referral, lead, stages.arrival_event(lead, actor, at, source)]
+    mql = qualification.assess(lead, qualification.definition_for(program.product), at=at)
+    if mql is not None:
+        rows.append(mql)
+    agreement = sla.agreement_for(program.product)
+    clock = None
     try:
         with savepoint():
-            db.session.add_all([referral, lead])
+            rep_id = assignment.claim_next_rep(program.product, at)
+            if rep_id is not None:
+                rows.append(assignment.assignment_event(lead, rep_id, at))
+                if agreement is not None:
+                    lead.agreement = agreement
+                    clock = sla.new_clock(lead, "first_attempt", agreement, at)
+                    rows.append(clock)
+            db.session.add_all(rows)
             db.session.flush()
     except IntegrityError as exc:
         if "open_email" not in str(exc.orig):
             raise
         raise Duplicate(checks.DUPLICATE_MESSAGE,
                         fields={"referee.email": [checks.DUPLICATE_MESSAGE]}) from None
+    if mql is not None:
+        stages.enqueue_follow_up(mql)
+    if clock is not None:
+        sla.schedule(clock, agreement)
     return referral
 
 
@@ -131,18 +157,11 @@ def savepoint():
 
 def follow_up(referral: Referral, *, source: str, code_row: ReferralCode | None,
               at: datetime, enqueue: bool = True) -> None:
-    """Everything after the insert: arrival event, MQL, routing (clocks), counts, the job.
+    """After the insert: the link's submission count and the rewards job.
 
     `enqueue=False` leaves the rewards job to the caller (the CSV import sends a batch's
     jobs in one pipeline after its commit).
     """
-    lead = referral.lead
-    # The actor is whoever sent it: the referrer in the portal or API; the referee on the
-    # landing and marketing's import have no referrer action behind them.
-    actor = referral.referrer_id if source in ("portal", "api") else None
-    stages.record_arrival(lead, actor_id=actor, at=at, source=source)
-    qualification.qualify(lead)
-    assignment.route(lead, at)
     if code_row is not None and source == "landing":
         # Submissions through the link (click-to-lead); an UPDATE, safe under concurrency.
         db.session.execute(update(ReferralCode).where(ReferralCode.id == code_row.id)

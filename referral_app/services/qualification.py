@@ -1,11 +1,14 @@
 """MQL qualification: score a lead with its product's definition and move it to mql."""
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from referral_app.extensions import db
-from referral_app.models import Lead, MqlDefinition
-from referral_app.services.stages import change_stage
+from referral_app.models import Lead, LeadEvent, MqlDefinition
+from referral_app.models.base import utcnow
+from referral_app.services.stages import enqueue_follow_up, stage_event
 
 # The lead facts a scoring rule may test, with the words the glossary uses for them.
 FIELDS = {
@@ -69,7 +72,10 @@ def fires(op: str, actual, expected) -> bool:
 
 
 def definition_for(product: str) -> MqlDefinition | None:
-    return db.session.scalar(select(MqlDefinition).where(MqlDefinition.product == product))
+    """The product's definition with its rules, in one query."""
+    return db.session.scalars(
+        select(MqlDefinition).where(MqlDefinition.product == product)
+        .options(joinedload(MqlDefinition.rules))).unique().first()
 
 
 _LOOK_UP = object()
@@ -89,16 +95,27 @@ def score(lead: Lead, definition=_LOOK_UP) -> tuple[int, list[dict]]:
     return sum(r["points"] for r in fired), fired
 
 
-def qualify(lead: Lead) -> bool:
-    """Score the lead; move it to mql when the program says so or the score reaches the bar."""
-    definition = definition_for(lead.product)  # once: score and threshold read the same row
+def assess(lead: Lead, definition: MqlDefinition | None,
+           at: datetime | None = None) -> LeadEvent | None:
+    """Score the lead under `definition`; the unflushed move to mql when the program says so
+    or the score reaches the bar (None when the lead stays where it is)."""
     lead.score, lead.score_rules = score(lead, definition)
     on_arrival = bool(lead.program.mql_on_arrival)
     meets = on_arrival or (definition is not None and lead.score >= definition.threshold)
-    if meets and lead.stage == "new":
-        change_stage(lead, "mql", reason="the program declares referred leads MQL on arrival"
-                     if on_arrival else "meets the MQL definition",
-                     data={"score": lead.score, "rules": lead.score_rules})
-        return True
+    if not (meets and lead.stage == "new"):
+        return None
+    return stage_event(lead, "mql", actor_id=None, at=at or utcnow(),
+                       reason="the program declares referred leads MQL on arrival"
+                       if on_arrival else "meets the MQL definition",
+                       data={"score": lead.score, "rules": lead.score_rules})
+
+
+def qualify(lead: Lead) -> bool:
+    """Score a lead already stored and move it to mql when it qualifies (flushed)."""
+    event = assess(lead, definition_for(lead.product))  # one row for score and threshold
+    if event is not None:
+        db.session.add(event)
     db.session.flush()
-    return False
+    if event is not None:
+        enqueue_follow_up(event)
+    return event is not None

@@ -3,6 +3,7 @@ import hashlib
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import joinedload
 
 from referral_app.extensions import db
 from referral_app.jobs import SLA, enqueue_after_commit
@@ -22,7 +23,7 @@ def agreement_for(product: str) -> Agreement | None:
     """The version in force for a product (the newest in-force version)."""
     return db.session.scalar(
         select(Agreement).where(Agreement.product == product, Agreement.status == "in_force")
-        .order_by(Agreement.version.desc()).limit(1))
+        .order_by(Agreement.version.desc()).limit(1).options(joinedload(Agreement.calendar)))
 
 
 def is_business(kind: str, agreement: Agreement | None) -> bool:
@@ -65,16 +66,26 @@ def start_clock(lead: Lead, kind: str, at: datetime) -> SlaClock | None:
     clocks = clocks_of(lead)
     if kind in clocks:
         return clocks[kind]
-    clock = SlaClock(lead_id=lead.id, kind=kind, agreement_id=agreement.id,
-                     owner_id=lead.owner_id, started_at=at)
-    clock.due_at = _after(agreement, is_business(kind, agreement), at, _allowed(kind, agreement))
+    clock = new_clock(lead, kind, agreement, at)
     db.session.add(clock)
     db.session.flush()
     schedule(clock, agreement)
     if clocks:
         refresh_due(lead)
-    else:
-        lead.sla_due_at = clock.due_at  # its only clock: no need to ask the database
+    return clock
+
+
+def new_clock(lead: Lead, kind: str, agreement: Agreement, at: datetime) -> SlaClock:
+    """A clock of `kind` started at `at`, due under `agreement`, not flushed: the caller
+    knows the lead has no clock of this kind, adds it, flushes, then calls `schedule`.
+
+    The lead's `sla_due_at` becomes this due time (right for its first clock; start_clock
+    refreshes it from the database when the lead has others).
+    """
+    clock = SlaClock(lead=lead, kind=kind, agreement_id=agreement.id, owner_id=lead.owner_id,
+                     started_at=at)
+    clock.due_at = _after(agreement, is_business(kind, agreement), at, _allowed(kind, agreement))
+    lead.sla_due_at = clock.due_at
     return clock
 
 

@@ -46,14 +46,8 @@ def change_stage(lead: Lead, to_stage: str, actor_id: int | None = None,
             f"A lead in stage '{lead.stage}' cannot move to '{to_stage}'.",
             fields={"stage": [lead.stage]},
         )
-    at = at or utcnow()
-    event = LeadEvent(lead=lead, kind="stage", from_stage=lead.stage, to_stage=to_stage,
-                      actor_id=actor_id, at=at, reason=reason, data=data or {})
-    lead.stage = to_stage
-    lead.is_open = to_stage in OPEN_STAGES
-    # Releasing the unique open_email lets the same person be referred again later.
-    lead.open_email = lead.email if lead.is_open else None
-    lead.closed_at = None if lead.is_open else at
+    event = stage_event(lead, to_stage, actor_id=actor_id, at=at or utcnow(), reason=reason,
+                        data=data)
     db.session.add(event)
     db.session.flush()
     if not lead.is_open:
@@ -61,19 +55,36 @@ def change_stage(lead: Lead, to_stage: str, actor_id: int | None = None,
         from referral_app.services.sla import cancel_running
 
         cancel_running(lead)
+    enqueue_follow_up(event)
+    return event
+
+
+def stage_event(lead: Lead, to_stage: str, *, actor_id: int | None, at: datetime,
+                reason: str | None = None, data: dict | None = None) -> LeadEvent:
+    """The event of a move the caller has checked, with the lead moved; neither is flushed
+    (intake builds a new lead's events this way and inserts them all in one flush)."""
+    event = LeadEvent(lead=lead, kind="stage", from_stage=lead.stage, to_stage=to_stage,
+                      actor_id=actor_id, at=at, reason=reason, data=data or {})
+    lead.stage = to_stage
+    lead.is_open = to_stage in OPEN_STAGES
+    # Releasing the unique open_email lets the same person be referred again later.
+    lead.open_email = lead.email if lead.is_open else None
+    lead.closed_at = None if lead.is_open else at
+    return event
+
+
+def enqueue_follow_up(event: LeadEvent) -> None:
+    """The stage event's follow-up job, sent after commit (the event must have its id)."""
     enqueue_after_commit("referral_app.jobs.lead_events.stage_changed", event.id,
                          job_id=stage_job_id(event.id))
-    return event
 
 
-def record_arrival(lead: Lead, actor_id: int | None = None, at: datetime | None = None,
-                   source: str | None = None) -> LeadEvent:
-    """The first event of every lead: it arrived in stage `new`."""
-    at = at or utcnow()
-    # No follow-up job hangs off the arrival (intake's own job does): processed at once.
-    event = LeadEvent(lead=lead, kind="stage", from_stage=None, to_stage="new",
-                      actor_id=actor_id, at=at, data={"source": source} if source else {},
-                      processed_at=at)
-    db.session.add(event)
-    db.session.flush()
-    return event
+def arrival_event(lead: Lead, actor_id: int | None, at: datetime,
+                  source: str | None = None) -> LeadEvent:
+    """The first event of every lead: it arrived in stage `new` (not flushed).
+
+    No follow-up job hangs off the arrival (intake's own job does): processed at once.
+    """
+    return LeadEvent(lead=lead, kind="stage", from_stage=None, to_stage="new",
+                     actor_id=actor_id, at=at, data={"source": source} if source else {},
+                     processed_at=at)

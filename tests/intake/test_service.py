@@ -156,10 +156,10 @@ def test_velocity_per_ip_holds_referees_from_one_address(world, db):
 
 
 def test_a_failure_after_the_insert_leaves_nothing_behind(world, db, monkeypatch):
-    def broken(lead, at):
+    def broken(lead, kind, agreement, at):
         raise RuntimeError("the SLA service is down")
 
-    monkeypatch.setattr("referral_app.services.sla.start_clocks", broken)
+    monkeypatch.setattr("referral_app.services.sla.new_clock", broken)
     with pytest.raises(RuntimeError):
         intake.submit("widgets", referee(), source="portal", referrer_id=world.referrer.id,
                       consent=True)

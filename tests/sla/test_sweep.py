@@ -95,10 +95,10 @@ def test_service_sweeps_overlapping_in_two_sessions(world, app):
 
 
 def _send_fails(monkeypatch):
-    def down(job):
+    def down(jobs):
         raise RedisConnectionError("Redis is down")
 
-    monkeypatch.setattr(job_queues, "send", down)
+    monkeypatch.setattr(job_queues, "send_all", down)
 
 
 def test_recovery_after_a_queue_outage(world, cli, monkeypatch):
