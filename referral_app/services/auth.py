@@ -2,6 +2,7 @@
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from referral_app.errors import Conflict, ValidationFailed
 from referral_app.extensions import db
@@ -81,6 +82,7 @@ def user_for_token(plain: str) -> User | None:
     token = db.session.scalar(
         select(ApiToken).where(ApiToken.token_hash == hash_token(plain),
                                ApiToken.revoked_at.is_(None))
+        .options(joinedload(ApiToken.user))  # every API request: one query, not two
     )
     if token is None or not token.user.active:
         return None

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import aliased, contains_eager, selectinload
+from sqlalchemy.orm import aliased, contains_eager, defer, selectinload
 
 from referral_app.extensions import db
 from referral_app.models import Agreement, Attempt, Lead, Program, Referral, SlaClock, User
@@ -77,14 +77,16 @@ def _base_select():
                next_clock.label("next_kind"))
         .join(Lead.referral).join(Lead.program)
         .outerjoin(referrer, Referral.referrer_id == referrer.id)
-        .outerjoin(Lead.agreement).outerjoin(Agreement.calendar)
         .options(via_referral.load_only(Referral.referee_name, Referral.referee_company,
                                         Referral.referee_title, Referral.referrer_id),
                  via_referral.contains_eager(Referral.referrer.of_type(referrer))
                  .load_only(referrer.name, referrer.email, referrer.company, referrer.kind),
                  contains_eager(Lead.program).load_only(Program.name, Program.slug,
                                                         Program.product),
-                 contains_eager(Lead.agreement).contains_eager(Agreement.calendar))
+                 # A page has one or two agreements: read once each, not decoded (JSON
+                 # hours and holidays included) on each of its 50 rows.
+                 selectinload(Lead.agreement).selectinload(Agreement.calendar),
+                 defer(Lead.score_rules))
         .order_by(Lead.sla_due_at.asc().nulls_last(), Lead.id)
     )
 
@@ -128,6 +130,8 @@ def page(now: datetime, page_no: int = 1, per_page: int = 50, with_clocks: bool 
     query = queue_select(**filters).limit(per_page).offset((page_no - 1) * per_page)
     if with_clocks:
         query = query.options(selectinload(Lead.clocks))
+    else:  # the pages show no checklist; the API's lead body does
+        query = query.options(defer(Lead.sql_checklist))
     rows = []
     for lead, attempts, connected, kind in db.session.execute(query).unique():
         left = seconds_left(lead, kind, now)
