@@ -1,10 +1,10 @@
 """Unbound extensions, bound to the app in create_app()."""
 import sqlite3
 
+import click
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import Engine, MetaData, event
@@ -24,8 +24,51 @@ class Base(DeclarativeBase):
     )
 
 
+class LazyMigrate:
+    """Flask-Migrate, imported on first use: it brings Alembic, Mako and Pygments (about
+    12 MB in every process) that web and job workers never use. `flask db …` and
+    `app.extensions["migrate"]` (migrations/env.py, the tests) load it."""
+
+    def init_app(self, app, db, **options) -> None:
+        app.extensions["migrate"] = _PendingMigrate(app, db, options)
+        app.cli.add_command(_LazyDbGroup(app), name="db")
+
+
+class _PendingMigrate:
+    """Stands in for Flask-Migrate's config until an attribute is asked for."""
+
+    def __init__(self, app, db, options):
+        self.app, self.db_ext, self.options = app, db, options
+
+    def load(self):
+        from flask_migrate import Migrate
+
+        Migrate().init_app(self.app, self.db_ext, **self.options)  # replaces this stand-in
+        return self.app.extensions["migrate"]
+
+    def __getattr__(self, name):
+        return getattr(self.load(), name)
+
+
+class _LazyDbGroup(click.Group):
+    """`flask db`: stands in for Flask-Migrate's group, which runs in its place."""
+
+    def __init__(self, app):
+        super().__init__(name="db", help="Perform database migrations.")
+        self.app = app
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        config = self.app.extensions.get("migrate")
+        if isinstance(config, _PendingMigrate):
+            config.load()
+        from flask_migrate.cli import db as commands
+
+        # click invokes the context's command: Flask-Migrate's group, options and all.
+        return commands.make_context(info_name, args, parent=parent, **extra)
+
+
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
+migrate = LazyMigrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
