@@ -5,8 +5,9 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from referral_app.extensions import db
 from referral_app.models import (
@@ -87,23 +88,30 @@ def month_bounds(month: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
-def _mql_leads(product: str, start: datetime, end: datetime):
-    return (select(LeadEvent.lead_id).join(Lead, Lead.id == LeadEvent.lead_id)
-            .where(Lead.product == product, LeadEvent.kind == "stage", LeadEvent.to_stage == "mql",
-                   LeadEvent.at >= start, LeadEvent.at < end).distinct())
+def qualifications(product: str, start: datetime, end: datetime) -> tuple[int, int]:
+    """(MQLs delivered, accepted) as the SLA report counts them: each qualification (a stage
+    event into mql) in [start, end), and those of them the lead went on to sql from at or
+    after it. A lead recycled and qualified again is delivered again; a lead sales took
+    straight from new to sql was never delivered by marketing."""
+    later = aliased(LeadEvent)
+    accepted = (select(later.id).where(later.lead_id == LeadEvent.lead_id,
+                                       later.to_stage == "sql", later.at >= LeadEvent.at)
+                .exists())
+    delivered, taken = db.session.execute(
+        select(func.count(), func.coalesce(func.sum(case((accepted, 1), else_=0)), 0))
+        .select_from(LeadEvent).join(Lead, Lead.id == LeadEvent.lead_id)
+        .where(Lead.product == product, LeadEvent.kind == "stage", LeadEvent.to_stage == "mql",
+               LeadEvent.at >= start, LeadEvent.at < end)).one()
+    return delivered, int(taken)
 
 
 def marketing_side(agreement: Agreement, month: date | None = None,
                    now: datetime | None = None) -> MarketingSide:
-    """MQLs delivered (by the time they reached mql), accepted (reached sql), against target."""
+    """MQLs delivered in the month (qualifications) and accepted, against the target."""
     now, zone = now or utcnow(), zone_of(agreement)
     month = month or month_of(now, zone)
     start, end = month_bounds(month, zone)
-    leads = _mql_leads(agreement.product, start, end).subquery()
-    delivered = db.session.scalar(select(func.count()).select_from(leads))
-    accepted = db.session.scalar(
-        select(func.count(distinct(LeadEvent.lead_id)))
-        .where(LeadEvent.to_stage == "sql", LeadEvent.lead_id.in_(select(leads.c.lead_id))))
+    delivered, accepted = qualifications(agreement.product, start, end)
     days = (next_month(month) - month).days
     gone = min(max((now - start) / (end - start), 0.0), 1.0) * days
     return MarketingSide(product=agreement.product, month=month,

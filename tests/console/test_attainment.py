@@ -61,8 +61,10 @@ def _january(program, db):
     direct = factories.lead(program, stage="sql", received_at=utc(2026, 1, 3))  # never an MQL
     assert direct.stage == "sql"
     twice = mql(program, utc(2026, 1, 2))
+    # Recycled and qualified again: a second delivery, as the SLA report counts it (each
+    # qualification is one; the report's days then add up to its months).
     db.session.add(LeadEvent(lead_id=twice.id, from_stage="recycled", to_stage="mql",
-                             at=utc(2026, 1, 5)))  # recycled and qualified again: still one lead
+                             at=utc(2026, 1, 5)))
     other = factories.program(product="Gadget")
     mql(other, utc(2026, 1, 4))
     db.session.commit()
@@ -74,12 +76,12 @@ def test_pace_figures_on_a_known_data_set(db, widget):
     with time_machine.travel(utc(2026, 1, 11, 8), tick=False):  # Jan 11, 00:00 in LA
         side = attainment.marketing_side(agreement)
     assert side.month == date(2026, 1, 1)
-    assert (side.delivered, side.accepted, side.target) == (17, 10, 62)
+    assert (side.delivered, side.accepted, side.target) == (18, 10, 62)
     assert side.days_in_month == 31 and side.days_gone == pytest.approx(10)
     assert side.prorated_target == pytest.approx(20)
-    assert side.pace == pytest.approx(17 / 20)
-    assert side.projected == round(17 * 31 / 10) == 53
-    assert side.acceptance_rate == Decimal("0.5882")
+    assert side.pace == pytest.approx(18 / 20)
+    assert side.projected == round(18 * 31 / 10) == 56
+    assert side.acceptance_rate == Decimal("0.5556")
     assert side.behind is True and side.closed is False
 
 
@@ -94,13 +96,13 @@ def test_the_hourly_job_records_warns_once_a_day_and_closes_the_month(db, widget
         track()  # the job may run twice: nothing doubles
     rows = {r.month: r for r in db.session.scalars(db.select(MonthlyAttainment))}
     row = rows[date(2026, 1, 1)]
-    assert (row.mqls, row.target, row.accepted, row.result) == (17, 62, 10, None)
+    assert (row.mqls, row.target, row.accepted, row.result) == (18, 62, 10, None)
     # December closed already (the agreement was in force then): one MQL, missed.
     assert (rows[date(2025, 12, 1)].mqls, rows[date(2025, 12, 1)].result) == (1, "missed")
     warnings = db.session.scalars(db.select(Notification).where(
         Notification.kind == "attainment.behind")).all()
     assert sorted(n.user_id for n in warnings) == sorted([maya.id, mo.id])
-    assert "17 of 62" in warnings[0].subject
+    assert "18 of 62" in warnings[0].subject
 
     with time_machine.travel(utc(2026, 1, 12, 9), tick=False):
         track()
@@ -113,14 +115,14 @@ def test_the_hourly_job_records_warns_once_a_day_and_closes_the_month(db, widget
     db.session.expire_all()
     january = db.session.scalar(db.select(MonthlyAttainment).where(
         MonthlyAttainment.month == date(2026, 1, 1)))
-    assert january.result is None and january.mqls == 18  # not closed yet in Los Angeles
+    assert january.result is None and january.mqls == 19  # not closed yet in Los Angeles
 
     with time_machine.travel(utc(2026, 2, 1, 8, 5), tick=False):  # Feb 1, 00:05 in LA
         track()
         track()
     db.session.expire_all()
     rows = {r.month: r for r in db.session.scalars(db.select(MonthlyAttainment))}
-    assert rows[date(2026, 1, 1)].result == "missed" and rows[date(2026, 1, 1)].mqls == 18
+    assert rows[date(2026, 1, 1)].result == "missed" and rows[date(2026, 1, 1)].mqls == 19
     assert rows[date(2026, 2, 1)].result is None and rows[date(2026, 2, 1)].mqls == 0
     assert rows[date(2026, 1, 1)].agreement_id == agreement.id
 
@@ -171,3 +173,17 @@ def test_sales_side_compliance_and_median_time_to_first_attempt(db):
     assert side["attempted"] == 3
     # Working time: 30 min; Mon 16:00 → Tue 10:00 = 2 h; 5 h wall clock from 16:00 = 1 h open.
     assert side["median_first_attempt"] == timedelta(hours=1)
+
+
+def test_the_agreement_page_and_the_sla_report_count_the_same_mqls(db, widget):
+    """One definition of "MQLs delivered" and "accepted" for the job, the page and the report."""
+    from referral_app.services import reports
+
+    agreement, program = widget
+    _january(program, db)
+    now = utc(2026, 2, 15)
+    side = attainment.marketing_side(agreement, date(2026, 1, 1), now)
+    period = reports.Period(date(2026, 1, 1), date(2026, 1, 31), LA)
+    (report,) = reports.sla_report(period, now, product="Widget").products
+    (january,) = report.months
+    assert (january.mqls, january.accepted) == (side.delivered, side.accepted) == (18, 10)
