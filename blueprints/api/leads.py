@@ -99,7 +99,7 @@ def queue(page: int, per_page: int, program: str | None, stage: str | None):
     items = []
     for row in rows:
         # The attempt count and clocks come with the page: no query per lead.
-        items.append(lead_body(row.lead, {c.kind: c for c in row.lead.clocks},
+        items.append(lead_body(row.lead, row.lead.clocks,
                                row.attempts_used, row.connected, row.seconds_left))
     return {"items": items, "page": page, "per_page": per_page, "total": total}
 
