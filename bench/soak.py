@@ -19,7 +19,6 @@ import http.client
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -35,11 +34,19 @@ if __package__ in (None, ""):  # run as a script: make `bench` and the app impor
 
 from bench import pgload  # noqa: E402
 from bench.server import HOST, ROOT, Gunicorn  # noqa: E402
+from bench.soak_chaos import Chaos  # noqa: E402
+from bench.soak_checks import (  # noqa: E402
+    QUEUES,
+    RULES,
+    counts,
+    queue_sizes,
+    run_pending_retries,
+    settled,
+    verdict,
+)
+from bench.soak_processes import Process, log, redis_ping, wait_for  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/interlock_soak"
-QUEUES = ("sla", "default", "notifications", "imports")
-RULES = (("give", "submitted", "percent", "10"), ("get", "submitted", "fixed", "10"),
-         ("get", "mql", "fixed", "5"))  # the programs are MQL on arrival: 3 rewards per referral
 RUSH_EVERY = 10
 
 
@@ -71,81 +78,6 @@ class PreloadedSimpleWorker(SimpleWorker):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         _preload()
-
-
-def log(start: float, message: str) -> None:
-    print(f"[{time.monotonic() - start:7.1f}s] {message}", flush=True)
-
-
-class Process:
-    """One child process we started (and only ever signal ourselves)."""
-
-    def __init__(self, name: str, argv: list[str], env: dict, logfile: Path):
-        self.name, self.argv, self.env, self.logfile = name, argv, env, logfile
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        with open(self.logfile, "ab") as out:
-            self.proc = subprocess.Popen(self.argv, env=self.env, cwd=ROOT, stdout=out,
-                                         stderr=out, start_new_session=True)
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def signal_group(self, sig: int) -> None:
-        if self.alive():
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                pass
-
-    def stop(self, grace: float = 10) -> None:
-        self.signal_group(signal.SIGTERM)
-        if self.proc is not None:
-            try:
-                self.proc.wait(grace)
-            except subprocess.TimeoutExpired:
-                self.signal_group(signal.SIGKILL)
-                self.proc.wait()
-
-    def cpu_busy(self) -> bool:
-        """Running on a CPU right now (state R): for a worker, most likely inside a job."""
-        try:
-            stat = Path(f"/proc/{self.proc.pid}/stat").read_text()
-        except (OSError, AttributeError):
-            return False
-        return stat.rsplit(")", 1)[1].split()[0] == "R"
-
-    def kill_children(self) -> int:
-        """SIGKILL the work-horses of a worker (a crash mid-job); how many."""
-        if not self.alive():
-            return 0
-        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True)
-        pids = [int(p) for p in out.stdout.split()]
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        return len(pids)
-
-
-def redis_ping(url: str) -> bool:
-    from redis import Redis
-
-    try:
-        return bool(Redis.from_url(url, socket_connect_timeout=1).ping())
-    except Exception:  # down, starting, loading the AOF: all "not yet"
-        return False
-
-
-def wait_for(condition, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def reset_database(url: str) -> None:
@@ -252,200 +184,6 @@ class Load:
     @property
     def progress(self) -> float:
         return len(self.acked) / self.total
-
-
-class Chaos:
-    """The plan, by share of referrals acknowledged; a supervisor restarts what died."""
-
-    def __init__(self, start, redis, workers, cron, outage: float, redis_url: str,
-                 forking: bool):
-        self.start_at, self.redis, self.workers, self.cron = start, redis, workers, cron
-        self.outage, self.redis_url, self.forking = outage, redis_url, forking
-        self.expected = {p.name: True for p in (redis, cron, *workers)}
-        self.events: list[str] = []
-
-    def note(self, message: str) -> None:
-        self.events.append(message)
-        log(self.start_at, message)
-
-    def up(self, *procs) -> None:
-        """Start what is down, Redis first (the others need it)."""
-        for proc in sorted(procs, key=lambda p: p is not self.redis):
-            self.expected[proc.name] = True
-            if not proc.alive():
-                proc.start()
-            if proc is self.redis:
-                wait_for(lambda: redis_ping(self.redis_url), 30)
-
-    def down(self, *procs, sig=signal.SIGTERM) -> None:
-        for proc in procs:
-            self.expected[proc.name] = False
-            if sig == signal.SIGTERM:
-                proc.stop()
-            else:
-                proc.signal_group(sig)
-                proc.proc.wait()
-
-    def kill_horses(self) -> None:
-        """SIGKILL the work-horses running a job, waiting up to 10 s for one to be busy."""
-        killed = 0
-        for _ in range(100):
-            killed = sum(w.kill_children() for w in self.workers)
-            if killed:
-                break
-            time.sleep(0.1)
-        self.note(f"  {killed} work-horse(s) killed mid-job")
-
-    def kill_worker_mid_job(self) -> None:
-        """SIGKILL worker 2 while it runs a job (the job is abandoned), restart it."""
-        w2 = self.workers[1]
-        wait_for(w2.cpu_busy, 5)
-        self.down(w2, sig=signal.SIGKILL)
-        self.up(w2)
-
-    def plan(self):
-        w1, w2 = self.workers
-        crash = (self.kill_horses, "kill -9 the work-horses (jobs die mid-run)") if self.forking \
-            else (self.kill_worker_mid_job, "kill -9 worker 2 mid-job, restart it")
-        return [
-            (0.10, crash[1], crash[0]),
-            (0.20, "kill -9 worker 1, restart it 2 s later",
-             lambda: (self.down(w1, sig=signal.SIGKILL), time.sleep(2), self.up(w1))),
-            (0.35, f"stop Redis for {self.outage:.0f} s",
-             lambda: (self.down(self.redis), time.sleep(self.outage), self.up(self.redis))),
-            (0.55, f"stop Redis, both workers and cron for {self.outage:.0f} s",
-             lambda: (self.down(w1, w2, self.cron, self.redis), time.sleep(self.outage),
-                      self.up(self.redis), self.up(w1, w2, self.cron))),
-            (0.75, "kill -9 Redis (a crash), restart it 3 s later",
-             lambda: (self.down(self.redis, sig=signal.SIGKILL), time.sleep(3),
-                      self.up(self.redis))),
-            (0.85, crash[1] + " (again)", crash[0]),
-        ]
-
-    def run(self, load: Load, stop: threading.Event) -> None:
-        """Each step once its share is acknowledged (every step, also after a fast load)."""
-        steps = self.plan()
-        while steps or not stop.is_set():
-            if steps and (load.progress >= steps[0][0] or stop.is_set()):
-                share, what, action = steps.pop(0)
-                self.note(f"chaos at {share:.0%} acknowledged: {what}")
-                action()
-            if redis_ping(self.redis_url):  # a worker or cron that lost Redis may have exited
-                for proc in (*self.workers, self.cron):
-                    if self.expected[proc.name] and not proc.alive():
-                        self.note(f"{proc.name} had exited ({proc.proc.returncode}); restarted")
-                        proc.start()
-            time.sleep(0.3)
-
-
-def queues_idle(redis_url: str) -> bool:
-    from redis import Redis
-    from rq import Queue
-    from rq.registry import StartedJobRegistry
-
-    conn = Redis.from_url(redis_url)
-    return all(Queue(q, connection=conn).count == 0
-               and StartedJobRegistry(q, connection=conn).count == 0 for q in QUEUES)
-
-
-def queue_sizes(redis_url: str) -> dict[str, int]:
-    from redis import Redis
-    from rq import Queue
-
-    conn = Redis.from_url(redis_url)
-    return {q: Queue(q, connection=conn).count for q in QUEUES}
-
-
-def run_pending_retries(redis_url: str) -> int:
-    """Every worker is stopped. What is still 'started' was abandoned: RQ retries it once its
-    heartbeat expires, so do that now. Retries waiting out their backoff are queued now too
-    (the SLA jobs planned at a due time stay planned). How many jobs were queued."""
-    from redis import Redis
-    from rq import Queue
-    from rq.job import Job
-    from rq.registry import ScheduledJobRegistry, StartedJobRegistry
-
-    conn = Redis.from_url(redis_url)
-    moved = 0
-    for q in QUEUES:
-        StartedJobRegistry(q, connection=conn).cleanup(timestamp=time.time() + 3600)
-        queue, planned = Queue(q, connection=conn), ScheduledJobRegistry(q, connection=conn)
-        for job_id in planned.get_job_ids():
-            job = Job.fetch(job_id, connection=conn)
-            if job.func_name in ("referral_app.jobs.sla.warn", "referral_app.jobs.sla.due"):
-                continue
-            planned.remove(job)
-            queue.enqueue_job(job)
-            moved += 1
-    return moved
-
-
-def counts(url: str, acked: dict[int, int]) -> dict:
-    ids = list(acked.values())
-    with pgload.connect(url) as conn:
-        one = lambda sql, *a: conn.execute(sql, a).fetchone()[0]  # noqa: E731
-        return {
-            "acknowledged": len(ids),
-            "acknowledged_found": one("SELECT count(*) FROM referrals WHERE id = ANY(%s)", ids),
-            "referrals": one("SELECT count(*) FROM referrals"),
-            "leads": one("SELECT count(*) FROM leads"),
-            "referrals_without_lead": one(
-                "SELECT count(*) FROM referrals r WHERE NOT EXISTS "
-                "(SELECT 1 FROM leads l WHERE l.referral_id = r.id)"),
-            "leads_unassigned": one("SELECT count(*) FROM leads WHERE owner_id IS NULL"),
-            "leads_without_clock": one(
-                "SELECT count(*) FROM leads l WHERE l.owner_id IS NOT NULL AND NOT EXISTS "
-                "(SELECT 1 FROM sla_clocks c WHERE c.lead_id = l.id AND c.kind = 'first_attempt')"),
-            "clocks_breached": one("SELECT count(*) FROM sla_clocks WHERE status = 'breached'"),
-            "clocks_overdue_running": one(
-                "SELECT count(*) FROM sla_clocks WHERE status = 'running' AND due_at < now()"),
-            "clocks_running_not_due": one(
-                "SELECT count(*) FROM sla_clocks WHERE status = 'running' AND due_at >= now()"),
-            "breaches_unhandled": one("SELECT count(*) FROM sla_clocks WHERE status = 'breached' "
-                                      "AND handled_at IS NULL"),
-            "rewards_expected": one("SELECT count(*) FROM referrals") * len(RULES),
-            "rewards": one("SELECT count(*) FROM rewards"),
-            "rewards_distinct": one(
-                "SELECT count(*) FROM (SELECT DISTINCT rule_id, referral_id FROM rewards) x"),
-            **outstanding(conn),
-        }
-
-
-def outstanding(conn) -> dict[str, int]:
-    """Follow-ups whose database mark says they have not run (yet)."""
-    one = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
-    return {
-        "referrals_not_followed_up": one(
-            "SELECT count(*) FROM referrals WHERE followed_up_at IS NULL"),
-        "stage_events_unprocessed": one(
-            "SELECT count(*) FROM lead_events WHERE kind = 'stage' AND processed_at IS NULL"),
-        "notifications_pending": one(
-            "SELECT count(*) FROM notifications WHERE status = 'pending'"),
-    }
-
-
-def settled(redis_url: str, url: str) -> tuple[bool, dict]:
-    """Queues empty and nothing outstanding in the database: everything lost was recovered."""
-    with pgload.connect(url) as conn:
-        left = outstanding(conn)
-    return queues_idle(redis_url) and not any(left.values()), left
-
-
-def verdict(c: dict) -> list[str]:
-    failures = []
-    if c["acknowledged_found"] != c["acknowledged"]:
-        failures.append("an acknowledged referral is missing")
-    if c["referrals_without_lead"] or c["leads_without_clock"]:
-        failures.append("a lead or its first-attempt clock is missing")
-    if c["clocks_overdue_running"]:
-        failures.append("an overdue clock is still running after the sweep")
-    if c["rewards"] != c["rewards_distinct"]:
-        failures.append("a reward exists twice")
-    if c["rewards_distinct"] != c["rewards_expected"]:
-        failures.append(f"{c['rewards_expected'] - c['rewards_distinct']} reward(s) missing")
-    if c["referrals_not_followed_up"] or c["stage_events_unprocessed"]:
-        failures.append("a follow-up job never ran")
-    return failures
 
 
 def parse(argv):
