@@ -39,6 +39,36 @@ def test_a_job_id_is_enqueued_once(app, db):
     assert get_queue(DEFAULT).count == 1
 
 
+def test_a_commits_jobs_go_together_skipping_only_those_already_on_their_way(app, db):
+    """One commit, several jobs: queued and scheduled ones are sent in one pipeline; a job
+    whose id is still waiting is left alone; one whose id finished long ago runs again."""
+    from datetime import UTC, datetime, timedelta
+
+    from rq.job import Job
+
+    queue = get_queue(DEFAULT)
+    enqueue_after_commit("referral_app.jobs.heartbeat.heartbeat", job_id="waiting")
+    enqueue_after_commit("referral_app.jobs.heartbeat.heartbeat", job_id="finished")
+    _calendar(db)
+    db.session.commit()
+    finished = queue.fetch_job(queue.job_ids[-1])
+    finished.set_status("finished")
+    queue.remove(finished)
+    later = datetime.now(UTC) + timedelta(hours=1)
+    _calendar(db, name="c2")
+    for job_id in ("waiting", "finished", "new-1", "new-2"):
+        enqueue_after_commit("referral_app.jobs.heartbeat.heartbeat", job_id=job_id)
+    enqueue_after_commit("referral_app.jobs.heartbeat.heartbeat", job_id="later", at=later)
+    db.session.commit()
+    queued = queue.job_ids
+    # waiting (once), finished (again), new-1 and new-2
+    assert len(queued) == 4, queued
+    assert [sum(j.endswith(name) for j in queued) for name in ("waiting", "finished")] == [1, 1]
+    scheduled = queue.scheduled_job_registry.get_job_ids()
+    assert len(scheduled) == 1 and scheduled[0].endswith("later")
+    assert Job.fetch(scheduled[0], connection=redis_connection()).get_status() == "scheduled"
+
+
 def test_a_real_worker_runs_the_job(app, db):
     _calendar(db)
     enqueue_after_commit("referral_app.jobs.heartbeat.heartbeat")
