@@ -80,15 +80,16 @@ def test_when_both_pass_the_check_the_constraint_decides(app, world, db, monkeyp
 
 
 def test_two_intakes_at_once_go_to_two_reps(app, world, db, monkeypatch):
-    """Both pick a rep before either assigns: the row lock hands the second one the next rep."""
+    """Both take a rep's turn before either inserts its lead: the row lock (SKIP LOCKED) hands
+    the second one the next rep instead of the same one."""
     both_picked = threading.Barrier(2, timeout=20)
-    real = assignment.assign
+    real = assignment.assignment_event
 
-    def pick_then_wait(lead, rep, at, *args, **kwargs):
-        both_picked.wait()
-        return real(lead, rep, at, *args, **kwargs)
+    def pick_then_wait(lead, rep_id, at, *args, **kwargs):
+        both_picked.wait()  # reached only once claim_next_rep has returned, in both threads
+        return real(lead, rep_id, at, *args, **kwargs)
 
-    monkeypatch.setattr(assignment, "assign", pick_then_wait)
+    monkeypatch.setattr(assignment, "assignment_event", pick_then_wait)
     results = race(app, db, [(world.referrer.id, referee(1)), (world.partner.id, referee(2))])
     owners = {owner for _, owner in results}
     assert owners == {rep.id for rep in world.reps}, results
