@@ -31,12 +31,12 @@ def _section(product: str, now) -> dict:
     versions = agreements.history(product)
     signed = {s.side for s in draft.signoffs} if draft else set()
     side = agreements.SIDE_OF_ROLE.get(current_user.role)
+    marketing, sales = attainment.sides(current, now=now) if current else (None, None)
     return {
         "product": product, "current": current, "draft": draft,
         "draft_changes": agreements.diff(current, draft) if draft else [],
         "words": agreements.describe(current) if current else None,
-        "marketing": attainment.marketing_side(current, now=now) if current else None,
-        "sales": attainment.sales_side(current, now=now) if current else None,
+        "marketing": marketing, "sales": sales,
         "history": [(v, agreements.diff(older, v))
                     for v, older in zip(versions, [*versions[1:], None], strict=True)],
         "signed": signed,

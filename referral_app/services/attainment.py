@@ -1,26 +1,21 @@
 """Both sides of the SLA, measured per product and month in the agreement calendar's zone."""
-import statistics
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased
 
 from referral_app.extensions import db
 from referral_app.models import (
     Agreement,
-    Attempt,
-    Lead,
-    LeadEvent,
     MonthlyAttainment,
-    SlaClock,
     User,
 )
 from referral_app.models.base import utcnow
 from referral_app.services.notify import notify
+from referral_app.services.reports import Period, sla_report
 
 
 @dataclass
@@ -88,66 +83,57 @@ def month_bounds(month: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
-def qualifications(product: str, start: datetime, end: datetime) -> tuple[int, int]:
-    """(MQLs delivered, accepted) as the SLA report counts them: each qualification (a stage
-    event into mql) in [start, end), and those of them the lead went on to sql from at or
-    after it. A lead recycled and qualified again is delivered again; a lead sales took
-    straight from new to sql was never delivered by marketing."""
-    later = aliased(LeadEvent)
-    accepted = (select(later.id).where(later.lead_id == LeadEvent.lead_id,
-                                       later.to_stage == "sql", later.at >= LeadEvent.at)
-                .exists())
-    delivered, taken = db.session.execute(
-        select(func.count(), func.coalesce(func.sum(case((accepted, 1), else_=0)), 0))
-        .select_from(LeadEvent).join(Lead, Lead.id == LeadEvent.lead_id)
-        .where(Lead.product == product, LeadEvent.kind == "stage", LeadEvent.to_stage == "mql",
-               LeadEvent.at >= start, LeadEvent.at < end)).one()
-    return delivered, int(taken)
+def month_figures(agreement: Agreement, month: date, now: datetime):
+    """The product's row for `month` in the SLA report (reports.SlaRow), or None: rolled-up
+    days plus the live rest, so the agreement page, the hourly job and the report show one
+    set of numbers. MQLs delivered are qualifications (a lead recycled and qualified again
+    counts again; one taken straight from new to sql was never delivered), accepted those the
+    lead went on to sql from; clocks count in the month they started, a running clock past
+    its due time as breached; time to first attempt is in the calendar's business hours."""
+    period = Period(month, next_month(month) - timedelta(days=1), agreement.calendar.timezone)
+    for product in sla_report(period, now, product=agreement.product).products:
+        return product.months[0] if product.months else None
+    return None
+
+
+def sides(agreement: Agreement, month: date | None = None,
+          now: datetime | None = None) -> tuple[MarketingSide, dict]:
+    """Both sides of the agreement for a month (default: the current one in its zone)."""
+    now, zone = now or utcnow(), zone_of(agreement)
+    month = month or month_of(now, zone)
+    row = month_figures(agreement, month, now)
+    start, end = month_bounds(month, zone)
+    days = (next_month(month) - month).days
+    gone = min(max((now - start) / (end - start), 0.0), 1.0) * days
+    marketing = MarketingSide(
+        product=agreement.product, month=month, target=agreement.monthly_qualified_leads,
+        delivered=row.mqls if row else 0, accepted=row.accepted if row else 0,
+        min_acceptance_rate=agreement.min_acceptance_rate, days_in_month=days, days_gone=gone,
+        closed=now >= end)
+    compliance = {}
+    for kind in ("first_attempt", "attempt_limit", "decision"):
+        stats = row.clocks[kind] if row else None
+        met, breached = (stats.met, stats.breached) if stats else (0, 0)
+        compliance[kind] = {"met": met, "breached": breached,
+                            "rate": met / (met + breached) if met + breached else None}
+    median = row.median_seconds if row else None
+    sales = {"compliance": compliance, "attempted": row.timed if row else 0,
+             "business_hours": True,
+             "median_first_attempt": timedelta(seconds=median) if median is not None else None}
+    return marketing, sales
 
 
 def marketing_side(agreement: Agreement, month: date | None = None,
                    now: datetime | None = None) -> MarketingSide:
-    """MQLs delivered in the month (qualifications) and accepted, against the target."""
-    now, zone = now or utcnow(), zone_of(agreement)
-    month = month or month_of(now, zone)
-    start, end = month_bounds(month, zone)
-    delivered, accepted = qualifications(agreement.product, start, end)
-    days = (next_month(month) - month).days
-    gone = min(max((now - start) / (end - start), 0.0), 1.0) * days
-    return MarketingSide(product=agreement.product, month=month,
-                         target=agreement.monthly_qualified_leads, delivered=delivered,
-                         accepted=accepted, min_acceptance_rate=agreement.min_acceptance_rate,
-                         days_in_month=days, days_gone=gone, closed=now >= end)
+    """MQLs delivered in the month and accepted, against the target (see month_figures)."""
+    return sides(agreement, month, now)[0]
 
 
 def sales_side(agreement: Agreement, month: date | None = None,
                now: datetime | None = None) -> dict:
-    """Clock compliance per kind (met / decided clocks started in the month) and the median
-    working time from assignment to first attempt."""
-    now, zone = now or utcnow(), zone_of(agreement)
-    start, end = month_bounds(month or month_of(now, zone), zone)
-    counts = db.session.execute(
-        select(SlaClock.kind, SlaClock.status, func.count())
-        .join(Lead, Lead.id == SlaClock.lead_id)
-        .where(Lead.product == agreement.product, SlaClock.started_at >= start,
-               SlaClock.started_at < end)
-        .group_by(SlaClock.kind, SlaClock.status)).all()
-    compliance = {}
-    for kind in ("first_attempt", "attempt_limit", "decision"):
-        met = sum(n for k, s, n in counts if k == kind and s == "met")
-        breached = sum(n for k, s, n in counts if k == kind and s == "breached")
-        compliance[kind] = {"met": met, "breached": breached,
-                            "rate": met / (met + breached) if met + breached else None}
-    firsts = db.session.execute(
-        select(Lead.assigned_at, func.min(Attempt.at)).join(Attempt, Attempt.lead_id == Lead.id)
-        .where(Lead.product == agreement.product, Lead.assigned_at >= start,
-               Lead.assigned_at < end)
-        .group_by(Lead.id, Lead.assigned_at)).all()
-    business = agreement.first_attempt_clock == "business"
-    calendar = agreement.calendar.business() if business and firsts else None
-    waits = [calendar.elapsed(a, b) if calendar else max(b - a, timedelta(0)) for a, b in firsts]
-    return {"compliance": compliance, "attempted": len(waits), "business_hours": business,
-            "median_first_attempt": statistics.median(waits) if waits else None}
+    """Clock compliance per kind (met ÷ decided) and the median business time from
+    assignment to first attempt, for clocks started in the month (see month_figures)."""
+    return sides(agreement, month, now)[1]
 
 
 def _record(agreement: Agreement, side: MarketingSide, final: bool, now: datetime):

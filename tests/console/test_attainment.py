@@ -162,13 +162,20 @@ def test_sales_side_compliance_and_median_time_to_first_attempt(db):
                                outcome="no_answer", at=assigned + wait))
         db.session.add(Attempt(lead_id=lead.id, user_id=rep.id, channel="call",
                                outcome="no_answer", at=assigned + wait + timedelta(days=1)))
+        # As sla.satisfy records it: the first attempt's time, late or not.
         db.session.add(SlaClock(lead_id=lead.id, kind="first_attempt", agreement_id=agreement.id,
                                 status="met" if n < 2 else "breached", started_at=assigned,
-                                due_at=assigned + timedelta(hours=5)))
+                                due_at=assigned + timedelta(hours=5), met_at=assigned + wait,
+                                owner_id=rep.id))
+    # Never attempted and past due, not swept yet: breached already, as the SLA report counts.
+    late = factories.lead(program, owner=rep, received_at=assigned)
+    db.session.add(SlaClock(lead_id=late.id, kind="first_attempt", agreement_id=agreement.id,
+                            status="running", started_at=assigned, owner_id=rep.id,
+                            due_at=assigned + timedelta(hours=5)))
     db.session.commit()
     side = attainment.sales_side(agreement, date(2026, 3, 1), utc(2026, 3, 20))
     first = side["compliance"]["first_attempt"]
-    assert (first["met"], first["breached"]) == (2, 1) and first["rate"] == pytest.approx(2 / 3)
+    assert (first["met"], first["breached"]) == (2, 2) and first["rate"] == pytest.approx(0.5)
     assert side["compliance"]["attempt_limit"]["rate"] is None
     assert side["attempted"] == 3
     # Working time: 30 min; Mon 16:00 → Tue 10:00 = 2 h; 5 h wall clock from 16:00 = 1 h open.
