@@ -262,9 +262,7 @@ def next_rep(lead: Lead) -> User | None:
 
     The same order as services.assignment routing, but never the rep who just missed it.
     """
-    query = (select(User).where(User.role == "sales", User.active.is_(True),
-                                User.away.is_(False), User.product == lead.product)
-             .order_by(User.last_assigned_at.asc().nulls_first(), User.id).limit(1))
+    query = assignment.candidates(lead.product).limit(1)
     if lead.owner_id is not None:
         query = query.where(User.id != lead.owner_id)
     return db.session.scalar(query)
