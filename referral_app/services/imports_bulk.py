@@ -86,9 +86,12 @@ def _insert(ctx, accepted: list, at: datetime) -> dict:
             id=lead_id, referral_id=referral_id, program_id=program.id, product=program.product,
             stage="new", is_open=True, email=referee["email"], open_email=referee["email"],
             score=0, score_rules=[], sql_checklist=[], received_at=at, updated_at=at))
-        # What stages.record_arrival writes, as one row of a multi-row insert.
+        # What stages.arrival_event builds, as one row of a multi-row insert.
+        # Processed at once: no follow-up hangs off an arrival (unmarked, the recovery job
+        # would re-enqueue a stage job for every imported row two minutes later).
         events.append(dict(lead_id=lead_id, kind="stage", from_stage=None, to_stage="new",
-                           actor_id=None, at=at, reason=None, data={"source": "csv"}))
+                           actor_id=None, at=at, reason=None, data={"source": "csv"},
+                           processed_at=at))
         created[position] = (referral_id, lead_id, "created")
     _copy(Referral.__table__, referrals)
     _copy(Lead.__table__, leads)

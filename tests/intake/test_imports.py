@@ -89,6 +89,9 @@ def test_imported_leads_are_qualified_routed_and_clocked(world, db, tmp_path):
     rep1, rep2 = (r.id for r in world.reps)
     assert [lead.owner_id for lead in leads] == [rep1, rep2, rep1, rep2, rep1]
     assert count(db, SlaClock) == 5
+    # Arrivals need no follow-up: none is left for the recovery job to re-enqueue.
+    arrivals = db.session.scalars(select(LeadEvent).where(LeadEvent.to_stage == "new")).all()
+    assert len(arrivals) == 5 and all(e.processed_at is not None for e in arrivals)
 
 
 def test_consent_comes_from_a_column_or_the_uploaders_word(world, db, tmp_path):
