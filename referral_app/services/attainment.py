@@ -16,6 +16,8 @@ from referral_app.models import (
 from referral_app.models.base import utcnow
 from referral_app.services.notify import notify
 from referral_app.services.reports import Period, sla_report
+from referral_app.services.reports.periods import next_month
+from referral_app.services.reports.sla_report import CLOCK_KINDS, ClockStats
 
 
 @dataclass
@@ -71,10 +73,6 @@ def month_of(at: datetime, zone: ZoneInfo) -> date:
     return at.astimezone(zone).date().replace(day=1)
 
 
-def next_month(month: date) -> date:
-    return (month.replace(day=28) + timedelta(days=4)).replace(day=1)
-
-
 def month_bounds(month: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     """[start, end) of a local month as UTC instants (DST shifts included)."""
     start = datetime(month.year, month.month, 1, tzinfo=zone)
@@ -110,12 +108,9 @@ def sides(agreement: Agreement, month: date | None = None,
         delivered=row.mqls if row else 0, accepted=row.accepted if row else 0,
         min_acceptance_rate=agreement.min_acceptance_rate, days_in_month=days, days_gone=gone,
         closed=now >= end)
-    compliance = {}
-    for kind in ("first_attempt", "attempt_limit", "decision"):
-        stats = row.clocks[kind] if row else None
-        met, breached = (stats.met, stats.breached) if stats else (0, 0)
-        compliance[kind] = {"met": met, "breached": breached,
-                            "rate": met / (met + breached) if met + breached else None}
+    clocks = row.clocks if row else {kind: ClockStats() for kind in CLOCK_KINDS}
+    compliance = {kind: {"met": stats.met, "breached": stats.breached, "rate": stats.compliance}
+                  for kind, stats in clocks.items()}
     median = row.median_seconds if row else None
     sales = {"compliance": compliance, "attempted": row.timed if row else 0,
              "business_hours": True,
