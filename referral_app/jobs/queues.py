@@ -71,11 +71,6 @@ def rq_job_id(job_id: str | None) -> str | None:
     return job_id if job_id.startswith(prefix) else prefix + job_id
 
 
-def send(job: dict) -> None:
-    """Enqueue now; with a job id an existing job of that id is left alone (runs once)."""
-    send_all([job])
-
-
 def send_all(jobs: list[dict]) -> None:
     """Enqueue the jobs in two Redis round trips, whatever their number: one reads the status
     of every job id (a job waiting or running is left alone: the same work is on its way),

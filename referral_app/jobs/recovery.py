@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from referral_app.extensions import db
 from referral_app.jobs.base import app_job
-from referral_app.jobs.queues import ALL_QUEUES, DEFAULT, NOTIFY, get_queue, send
+from referral_app.jobs.queues import ALL_QUEUES, DEFAULT, NOTIFY, get_queue, send_all
 from referral_app.models import LeadEvent, Notification, Referral
 from referral_app.models.base import utcnow
 from referral_app.services.intake import submitted_job_id
@@ -55,15 +55,16 @@ def recover(now: datetime | None = None) -> dict[str, int]:
     reclaim_abandoned()
     lost = lost_work(now or utcnow())
     # The same job ids as the original enqueue: a job merely waiting is not queued twice.
-    for referral_id in lost["referrals"]:
-        send(dict(func="referral_app.jobs.rewards.referral_submitted", args=(referral_id,),
-                  queue=DEFAULT, job_id=submitted_job_id(referral_id), at=None,
-                  retries=3))
-    for event_id in lost["events"]:
-        send(dict(func="referral_app.jobs.lead_events.stage_changed", args=(event_id,),
-                  queue=DEFAULT, job_id=stage_job_id(event_id), at=None,
-                  retries=3))
-    for note_id in lost["notifications"]:
-        send(dict(func="referral_app.jobs.notifications.send", args=(note_id,), queue=NOTIFY,
-                  job_id=f"notify-{note_id}", at=None, retries=3))
+    # All of them in send_all's two round trips, not two per job.
+    jobs = [dict(func="referral_app.jobs.rewards.referral_submitted", args=(referral_id,),
+                 queue=DEFAULT, job_id=submitted_job_id(referral_id), at=None, retries=3)
+            for referral_id in lost["referrals"]]
+    jobs += [dict(func="referral_app.jobs.lead_events.stage_changed", args=(event_id,),
+                  queue=DEFAULT, job_id=stage_job_id(event_id), at=None, retries=3)
+             for event_id in lost["events"]]
+    jobs += [dict(func="referral_app.jobs.notifications.send", args=(note_id,), queue=NOTIFY,
+                  job_id=f"notify-{note_id}", at=None, retries=3)
+             for note_id in lost["notifications"]]
+    if jobs:
+        send_all(jobs)
     return {kind: len(ids) for kind, ids in lost.items()}
