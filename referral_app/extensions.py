@@ -80,6 +80,9 @@ def _sqlite_manual_transactions(dbapi_connection, record):
     # BEGIN ourselves so savepoints nest as on PostgreSQL (the SQLAlchemy-documented fix).
     if isinstance(dbapi_connection, sqlite3.Connection):
         dbapi_connection.isolation_level = None
+        # Write-ahead log: a reader's open transaction (a page, a report) no longer holds
+        # back the worker's or the web's commit, as it does in SQLite's default journal.
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
 
 
 @event.listens_for(Engine, "begin")

@@ -2,12 +2,11 @@
 import pytest
 from sqlalchemy import func, select
 
-from referral_app.app import create_app
 from referral_app.extensions import limiter
 from referral_app.models import Referral, ReferralCode, RefusedReferral
 from referral_app.services import codes
 from tests import factories as f
-from tests.conftest import make_config
+from tests.conftest import make_app
 from tests.intake.conftest import referee
 
 XSS = "<script>alert(1)</script>"
@@ -120,7 +119,9 @@ def test_the_landing_is_rate_limited(code, db):
     was_enabled = limiter.enabled
     # The limiter is one object shared by every app of this process: enabling it for this
     # app enables it for all, so put it back afterwards.
-    limited = create_app(make_config(RATELIMIT_ENABLED=True))
+    # make_app's client commits the test's session first: on SQLite an open read would
+    # hold the lock the landing's write waits for.
+    limited = make_app(RATELIMIT_ENABLED=True)
     try:
         client = limited.test_client()
         statuses = [client.get(f"/r/{code.code}").status_code for _ in range(31)]
