@@ -23,8 +23,14 @@ def due(clock_id: int) -> bool:
 
 @app_job
 def warn(clock_id: int) -> str:
-    """Scheduled at 80% of the allowed time: tell the owner (once)."""
+    """At 80% of the allowed time (found by the minute sweep): tell the owner (once)."""
     return sla_alerts.warn(clock_id, utcnow())
+
+
+@app_job
+def warn_many(clock_ids: list[int]) -> int:
+    """A flood of early warnings in one job: each clock warned and committed on its own."""
+    return _each(sla_alerts.warn, clock_ids, "warning")
 
 
 @app_job
@@ -36,16 +42,20 @@ def breached(clock_id: int) -> str:
 @app_job
 def breached_many(clock_ids: list[int]) -> int:
     """A flood of breaches in one job: each clock handled and committed on its own, once."""
+    return _each(sla_alerts.handle_breach, clock_ids, "breach")
+
+
+def _each(act, clock_ids: list[int], what: str) -> int:
     failed = 0
     for clock_id in clock_ids:
         try:
-            sla_alerts.handle_breach(clock_id, utcnow())
+            act(clock_id, utcnow())
             db.session.commit()
         except Exception:
-            # One bad clock must not hold back the others; the retry skips the handled ones.
+            # One bad clock must not hold back the others; the retry skips the settled ones.
             db.session.rollback()
-            log.exception("handling breach of clock %s failed", clock_id)
+            log.exception("%s of clock %s failed", what, clock_id)
             failed += 1
     if failed:
-        raise RuntimeError(f"{failed} of {len(clock_ids)} breach(es) failed; retrying")
+        raise RuntimeError(f"{failed} of {len(clock_ids)} {what}(s) failed; retrying")
     return len(clock_ids)

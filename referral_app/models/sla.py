@@ -10,6 +10,7 @@ from referral_app.models.base import UTCDateTime, utcnow
 CLOCK_TYPES = ("first_attempt", "decision", "attempt_limit")
 CLOCK_STATUSES = ("running", "met", "breached", "cancelled")
 UNMEASURED = "kind = 'first_attempt' AND met_at IS NOT NULL AND business_seconds IS NULL"
+UNWARNED = "status = 'running' AND warned_at IS NULL"
 
 
 class SlaClock(db.Model):
@@ -29,6 +30,9 @@ class SlaClock(db.Model):
         # Reports: first attempts met before business_seconds existed (measured the slow way).
         Index("ix_sla_clocks_unmeasured", "started_at",
               postgresql_where=text(UNMEASURED), sqlite_where=text(UNMEASURED)),
+        # The minute sweep's early warnings: running clocks past their warning point.
+        Index("ix_sla_clocks_warn", "warn_at",
+              postgresql_where=text(UNWARNED), sqlite_where=text(UNWARNED)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -41,6 +45,9 @@ class SlaClock(db.Model):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     met_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the early warning is due (80% of the allowed time), fixed at start like due_at;
+    # NULL on clocks started before 0003, whose warning was a scheduled job.
+    warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # breach notified/acted on
     # First attempt: started_at → met_at in open seconds of the agreement's calendar (the

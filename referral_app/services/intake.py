@@ -141,7 +141,7 @@ def create(program: Program, data: dict, *, source: str, referrer: User | None,
     if mql is not None:
         stages.enqueue_follow_up(mql)
     if clock is not None:
-        sla.schedule(clock, agreement)
+        sla.schedule(clock)
     return referral
 
 

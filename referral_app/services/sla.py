@@ -69,7 +69,7 @@ def start_clock(lead: Lead, kind: str, at: datetime) -> SlaClock | None:
     clock = new_clock(lead, kind, agreement, at)
     db.session.add(clock)
     db.session.flush()
-    schedule(clock, agreement)
+    schedule(clock)
     if clocks:
         refresh_due(lead)
     return clock
@@ -82,11 +82,18 @@ def new_clock(lead: Lead, kind: str, agreement: Agreement, at: datetime) -> SlaC
     The lead's `sla_due_at` becomes this due time (right for its first clock; start_clock
     refreshes it from the database when the lead has others).
     """
-    clock = SlaClock(lead=lead, kind=kind, agreement_id=agreement.id, owner_id=lead.owner_id,
-                     started_at=at)
-    clock.due_at = _after(agreement, is_business(kind, agreement), at, _allowed(kind, agreement))
+    clock = SlaClock(lead=lead, kind=kind, agreement_id=agreement.id, owner_id=lead.owner_id)
+    _time(clock, agreement, at)
     lead.sla_due_at = clock.due_at
     return clock
+
+
+def _time(clock: SlaClock, agreement: Agreement, at: datetime) -> None:
+    """Start `clock` at `at`: its due time and early-warning point, computed once."""
+    business, allowed = is_business(clock.kind, agreement), _allowed(clock.kind, agreement)
+    clock.started_at, clock.warned_at = at, None
+    clock.due_at = _after(agreement, business, at, allowed)
+    clock.warn_at = _after(agreement, business, at, allowed * WARN_SHARE)
 
 
 def start_clocks(lead: Lead, at: datetime) -> list[SlaClock]:
@@ -108,14 +115,11 @@ def job_id(name: str) -> str:
     return rq_job_id(name)
 
 
-def schedule(clock: SlaClock, agreement: Agreement) -> None:
-    """Jobs at the early-warning point and at due_at; ids carry due_at, so a restart re-plans."""
+def schedule(clock: SlaClock) -> None:
+    """The job at due_at (its id carries due_at, so a restart re-plans). The early warning
+    has no job of its own: the minute sweep finds it from `warn_at` (see `due_warnings`),
+    which halves the jobs Redis holds per open lead."""
     stamp = int(clock.due_at.timestamp())
-    business = is_business(clock.kind, agreement)
-    warn_at = _after(agreement, business, clock.started_at,
-                     _allowed(clock.kind, agreement) * WARN_SHARE)
-    enqueue_after_commit("referral_app.jobs.sla.warn", clock.id, queue=SLA,
-                         job_id=job_id(f"sla-warn-{clock.id}-{stamp}"), at=warn_at)
     enqueue_after_commit("referral_app.jobs.sla.due", clock.id, queue=SLA,
                          job_id=job_id(f"sla-due-{clock.id}-{stamp}"), at=clock.due_at)
 
@@ -189,11 +193,10 @@ def restart_first_attempt(lead: Lead, at: datetime) -> SlaClock | None:
     if clock.status != "running" or lead.agreement is None:
         return clock
     agreement = lead.agreement
-    clock.started_at, clock.warned_at, clock.owner_id = at, None, lead.owner_id
-    clock.due_at = _after(agreement, is_business(clock.kind, agreement), at,
-                          _allowed("first_attempt", agreement))
+    clock.owner_id = lead.owner_id
+    _time(clock, agreement, at)
     db.session.flush()
-    schedule(clock, agreement)
+    schedule(clock)
     refresh_due(lead)
     return clock
 
@@ -229,26 +232,42 @@ def breach_one(clock_id: int, now: datetime) -> bool:
 
 
 def enqueue_breach_jobs(clock_ids: list[int]) -> None:
-    """Handling jobs for breaches, sent after commit; handling is idempotent per clock.
+    """Handling jobs for breaches, sent after commit; handling is idempotent per clock."""
+    _enqueue_per_clock("breached", "sla-breach", clock_ids)
 
-    A handful keep one job each (the id makes a repeat a no-op); a flood goes in jobs of
-    BREACH_BATCH ids, since one RQ job per breach costs ~2 ms of Redis round trips each.
-    """
+
+def enqueue_warn_jobs(clock_ids: list[int]) -> None:
+    """Early-warning jobs, sent after commit; a warning goes out once per clock (warned_at)."""
+    _enqueue_per_clock("warn", "sla-warn", clock_ids)
+
+
+def _enqueue_per_clock(job: str, name: str, clock_ids: list[int]) -> None:
+    # A handful keep one job each (the id makes a repeat a no-op); a flood goes in jobs of
+    # BREACH_BATCH ids, since one RQ job per clock costs ~2 ms of Redis round trips each.
     if len(clock_ids) <= SINGLE_JOBS_UP_TO:
         for clock_id in clock_ids:
-            enqueue_after_commit("referral_app.jobs.sla.breached", clock_id, queue=SLA,
-                                 job_id=job_id(f"sla-breach-{clock_id}"))
+            enqueue_after_commit(f"referral_app.jobs.sla.{job}", clock_id, queue=SLA,
+                                 job_id=job_id(f"{name}-{clock_id}"))
         return
     for start in range(0, len(clock_ids), BREACH_BATCH):
         chunk = list(clock_ids[start:start + BREACH_BATCH])
-        # The id names the exact set, so a recovery sweep repeating it adds no second job.
+        # The id names the exact set, so a later sweep repeating it adds no second job.
         digest = hashlib.sha1(",".join(map(str, chunk)).encode()).hexdigest()[:16]
-        enqueue_after_commit("referral_app.jobs.sla.breached_many", chunk, queue=SLA,
-                             job_id=job_id(f"sla-breach-many-{chunk[0]}-{len(chunk)}-{digest}"))
+        enqueue_after_commit(f"referral_app.jobs.sla.{job}_many", chunk, queue=SLA,
+                             job_id=job_id(f"{name}-many-{chunk[0]}-{len(chunk)}-{digest}"))
+
+
+def due_warnings(now: datetime) -> list[int]:
+    """Running clocks past their warning point, not yet warned and not yet due."""
+    return list(db.session.scalars(
+        select(SlaClock.id).where(SlaClock.status == "running", SlaClock.warned_at.is_(None),
+                                  SlaClock.warn_at <= now, SlaClock.due_at > now)
+        .order_by(SlaClock.warn_at).limit(RECOVER_BATCH)))
 
 
 def sweep_and_enqueue(now: datetime) -> list[int]:
-    """The sweep plus its notifications, and a retry for breaches whose job was lost.
+    """The sweep plus its notifications, a retry for breaches whose job was lost, and the
+    early warnings now due (a warning queued but not yet run keeps its one job: same id).
 
     Losing Redis loses no breach: the UPDATE finds them from the database alone, and
     breaches recorded while jobs could not be sent are re-enqueued on a later sweep.
@@ -261,4 +280,5 @@ def sweep_and_enqueue(now: datetime) -> list[int]:
         .order_by(SlaClock.breached_at).limit(RECOVER_BATCH)))
     fresh = set(breached)
     enqueue_breach_jobs(breached + [i for i in lost if i not in fresh])
+    enqueue_warn_jobs(due_warnings(now))
     return breached

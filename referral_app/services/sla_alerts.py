@@ -39,6 +39,7 @@ def warn(clock_id: int, now: datetime) -> str:
         return "too late"  # the breach handling speaks now
     owner_id = clock.owner_id or clock.lead.owner_id
     if owner_id is None:
+        clock.warned_at = now  # nobody to tell: settled, so the minute sweep stops asking
         return "no owner"
     lead = clock.lead
     label = LABELS[clock.kind]

@@ -25,16 +25,75 @@ def _notes(kind=None):
     return db.session.scalars(query).all()
 
 
-def test_the_due_and_warning_jobs_are_scheduled_with_deterministic_ids(world):
+def test_only_the_due_job_is_scheduled_and_the_warning_point_is_stored(world):
     lead = world.lead()
     first = clock(lead)
     registry = get_queue(SLA).scheduled_job_registry
-    stamp = int(DUE.timestamp())
-    due_id = sla.job_id(f"sla-due-{first.id}-{stamp}")
-    warn_id = sla.job_id(f"sla-warn-{first.id}-{stamp}")
-    assert set(registry.get_job_ids()) == {due_id, warn_id}
+    due_id = sla.job_id(f"sla-due-{first.id}-{int(DUE.timestamp())}")
+    assert registry.get_job_ids() == [due_id]
     assert registry.get_scheduled_time(due_id) == DUE
-    assert registry.get_scheduled_time(warn_id) == WARN
+    assert (first.warn_at, first.warned_at) == (WARN, None)
+
+
+def _warn_jobs():
+    from referral_app.jobs.queues import pending_jobs
+
+    return [j for j in pending_jobs() if "sla-warn" in (j["job_id"] or "")]
+
+
+def test_the_minute_sweep_sends_the_warning_once_it_is_due(world):
+    lead = world.lead()
+    first = clock(lead)
+    assert sla.due_warnings(WARN - timedelta(seconds=1)) == []
+    sla.sweep_and_enqueue(WARN - timedelta(seconds=1))
+    assert _warn_jobs() == []
+    sla.sweep_and_enqueue(WARN + timedelta(seconds=30))
+    assert [(j["func"], j["args"]) for j in _warn_jobs()] == [
+        ("referral_app.jobs.sla.warn", (first.id,))]
+    db.session.commit()
+    with time_machine.travel(WARN + timedelta(seconds=40), tick=False):
+        assert sla_jobs.warn(first.id) == "warned"
+    # The next minute finds nothing left to warn; nor does a sweep once the clock is due.
+    assert sla.due_warnings(WARN + timedelta(minutes=1)) == []
+    assert sla.due_warnings(DUE + timedelta(minutes=1)) == []
+    assert [n.user_id for n in _notes("sla.warning")] == [world.rep.id]
+
+
+def test_a_worker_runs_the_warning_the_sweep_queued(world, cli):
+    lead = world.lead()
+    result = cli.invoke(args=["sla", "sweep", "--at", WARN.isoformat()])
+    assert result.exit_code == 0, result.output
+    with time_machine.travel(WARN + timedelta(seconds=5), tick=False):
+        SimpleWorker([get_queue(SLA)], connection=redis_connection()).work(burst=True)
+    db.session.expire_all()
+    assert clock(lead).warned_at == WARN + timedelta(seconds=5)
+    assert [n.user_id for n in _notes("sla.warning")] == [world.rep.id]
+
+
+def test_a_flood_of_warnings_goes_in_batch_jobs_warned_once_each(world):
+    leads = [world.lead() for _ in range(sla.SINGLE_JOBS_UP_TO + 1)]
+    sla.sweep_and_enqueue(WARN)
+    [job] = _warn_jobs()
+    assert job["func"] == "referral_app.jobs.sla.warn_many"
+    assert sorted(job["args"][0]) == sorted(clock(lead).id for lead in leads)
+    db.session.commit()
+    with time_machine.travel(WARN, tick=False):
+        assert sla_jobs.warn_many(job["args"][0]) == len(leads)
+        sla_jobs.warn_many(job["args"][0])  # a repeat warns nobody twice
+    assert len(_notes("sla.warning")) == len(leads)
+
+
+def test_a_reassignment_restarts_the_warning_point(world):
+    from referral_app.services import leads
+
+    lead = world.lead()
+    with time_machine.travel(WARN, tick=False):
+        sla_jobs.warn(clock(lead).id)
+    later = MONDAY_10 + timedelta(hours=2)
+    leads.reassign(lead, world.other_rep.id, None, at=later, restart=True, reason="holiday")
+    db.session.commit()
+    restarted = clock(lead)
+    assert restarted.warned_at is None and restarted.warn_at == WARN + timedelta(hours=2)
 
 
 def test_the_sweep_runs_every_minute_from_rq_cron():
