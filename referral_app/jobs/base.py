@@ -24,6 +24,9 @@ def app_job(fn):
         from referral_app.extensions import db
 
         if has_app_context():
+            # Run inline (a command, a test): read what is committed, as a worker would. On
+            # SQLite an open read transaction's snapshot predates the work this job is for.
+            db.session.commit()
             return _run(fn, db, args, kwargs)
         with _app().app_context():
             try:

@@ -95,6 +95,7 @@ def test_the_sweep_breaches_from_the_database_alone_and_requeues_when_redis_is_b
         database.session.commit()
         database.session.remove()
     assert len(breached) == 2
+    db.session.commit()  # read anew (SQLite's open snapshot predates the sweep)
     clocks = db.session.scalars(select(SlaClock)).all()
     assert {c.status for c in clocks} == {"breached"} and all(c.handled_at is None for c in clocks)
 
