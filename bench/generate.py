@@ -27,7 +27,7 @@ from bench import pgload  # noqa: E402
 from bench.history import Chunk  # noqa: E402
 from bench.world import PASSWORD, SPAN_DAYS, World  # noqa: E402
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 COLUMNS = {
     "calendars": "id name timezone hours holidays country",
     "users": "id email name role kind company product manager_id password_hash active away "
@@ -58,7 +58,7 @@ COLUMNS = {
     "lead_events": "id lead_id kind from_stage to_stage actor_id reason data at processed_at",
     "attempts": "id lead_id user_id channel outcome note at",
     "sla_clocks": "id lead_id kind agreement_id owner_id status started_at due_at met_at "
-                  "breached_at warned_at handled_at business_seconds",
+                  "breached_at warn_at warned_at handled_at business_seconds",
     "rewards": "id rule_id referral_id program_id referrer_id side trigger status kind amount "
                "currency "
                "reason hold_reasons coupon_code payout_batch_id issuable_at created_at "

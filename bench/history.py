@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from bench.world import DAY, LOST_REASONS, PRODUCTS, REJECT_REASONS, World, row, ts
 from referral_app.models.lead import STAGE_BITS
+from referral_app.services.sla import WARN_SHARE
 
 HOUR = 3600.0
 OPEN = {"new", "mql", "sql", "opportunity"}
@@ -201,6 +202,7 @@ class Chunk:
         now = self.w.now
         start_dt = datetime.fromtimestamp(started, UTC)
         due = cal.add(start_dt, timedelta(hours=hours)).timestamp()
+        warn = cal.add(start_dt, timedelta(hours=hours * WARN_SHARE)).timestamp()
         met_at = breached_at = None
         if met is not None and met <= now:
             met_at = met
@@ -214,6 +216,8 @@ class Chunk:
         if status == "breached":
             breached_at = due + self.rng.uniform(1, 60)
         handled = breached_at + 2 if breached_at and breached_at + 2 <= now else None
+        # The minute sweep warned it within a minute of its warning point, unless met first.
+        warned = warn + 30 if warn + 30 <= min(met_at or now, now) else None
         measured = None  # services.sla.measured_seconds: first attempts, in open seconds
         if met_at is not None and kind == "first_attempt":
             measured = max(round(cal.elapsed(start_dt, datetime.fromtimestamp(met_at, UTC))
@@ -221,7 +225,8 @@ class Chunk:
         cid = self.next_id("sla_clocks")
         self.add("sla_clocks", row(cid, lead_id, kind, agreement, owner, status, ts(started),
                                    ts(due), ts(met_at) if met_at else None,
-                                   ts(breached_at) if breached_at else None, None,
+                                   ts(breached_at) if breached_at else None, ts(warn),
+                                   ts(warned) if warned else None,
                                    ts(handled) if handled else None, measured))
         if handled:
             self.add("notifications", row(

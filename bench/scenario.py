@@ -133,8 +133,9 @@ def reset_sweep(url: str, schema: str) -> int:
     with pgload.connect(url, autocommit=True) as conn:
         conn.execute(f"TRUNCATE {schema}.sla_clocks")
         conn.execute(f"""INSERT INTO {schema}.sla_clocks
-            (id, lead_id, kind, agreement_id, owner_id, status, started_at, due_at)
-            SELECT id, lead_id, kind, agreement_id, owner_id, status, started_at, due_at
+            (id, lead_id, kind, agreement_id, owner_id, status, started_at, due_at, warn_at)
+            SELECT id, lead_id, kind, agreement_id, owner_id, status, started_at, due_at,
+                   started_at + (due_at - started_at) * 0.8
               FROM {SWEEP}.pristine""")
         conn.execute(f"VACUUM ANALYZE {schema}.sla_clocks")
         conn.execute("CHECKPOINT")
