@@ -8,15 +8,16 @@ from flask import Flask, g, request
 from flask_smorest import Api
 
 from referral_app.errors import Unauthenticated
+from referral_app.schemas import Schema
 
 
-class ErrorDetail(ma.Schema):
+class ErrorDetail(Schema):
     code = ma.fields.String(required=True)
     message = ma.fields.String(required=True)
     fields = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()))
 
 
-class ErrorBody(ma.Schema):
+class ErrorBody(Schema):
     error = ma.fields.Nested(ErrorDetail, required=True)
 
 

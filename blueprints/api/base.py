@@ -4,6 +4,7 @@ from flask import g
 
 from referral_app.errors import Forbidden, NotFound
 from referral_app.policy import may
+from referral_app.schemas import Schema
 
 
 def caller():
@@ -27,7 +28,7 @@ def require(action: str, obj=None, missing: str = "Not found."):
     return obj
 
 
-class PageArgs(ma.Schema):
+class PageArgs(Schema):
     page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=1_000_000))
     per_page = ma.fields.Integer(load_default=25, validate=ma.validate.Range(min=1, max=200))
 

@@ -1,11 +1,11 @@
 """Schemas of the agreements API: one version of the SLA agreement for one product."""
-import marshmallow as ma
 from marshmallow import fields
 
 from referral_app.models.agreement import CLOCK_KINDS
+from referral_app.schemas import Schema
 
 
-class AgreementIn(ma.Schema):
+class AgreementIn(Schema):
     """Terms left out are taken from the version in force (the first version needs calendar_id)."""
 
     product = fields.String(required=True)
@@ -23,13 +23,13 @@ class AgreementIn(ma.Schema):
     notes = fields.String()
 
 
-class SignoffOut(ma.Schema):
+class SignoffOut(Schema):
     side = fields.String(metadata={"enum": ["marketing", "sales"]})
     user_id = fields.Integer()
     signed_at = fields.DateTime()
 
 
-class AgreementOut(ma.Schema):
+class AgreementOut(Schema):
     id = fields.Integer()
     product = fields.String()
     version = fields.Integer()

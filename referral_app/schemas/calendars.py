@@ -1,12 +1,13 @@
 """Schemas of the calendars API: a business calendar (zone, weekly hours, holidays)."""
-import marshmallow as ma
 from marshmallow import fields
+
+from referral_app.schemas import Schema
 
 HOURS_HELP = ('{"0": [["09:00", "17:00"]], ...}: weekday 0 is Monday; an end not after its '
               'start runs past midnight; "24:00" ends a day.')
 
 
-class CalendarIn(ma.Schema):
+class CalendarIn(Schema):
     name = fields.String(required=True)
     timezone = fields.String(required=True, metadata={"description": "IANA name, e.g. Europe/Berlin"})
     hours = fields.Dict(keys=fields.String(), values=fields.List(fields.List(fields.String())),

@@ -1,14 +1,14 @@
 """Schemas of the lead and queue API: what sales sends, and the lead with its SLA."""
-import marshmallow as ma
 from marshmallow import fields, validate
 
 from referral_app.models import Lead
 from referral_app.models.lead import ATTEMPT_CHANNELS, ATTEMPT_OUTCOMES, OPEN_STAGES
+from referral_app.schemas import Schema
 
 POSITIVE = validate.Range(min=0, min_inclusive=False, max=10**12, max_inclusive=False)
 
 
-class LeadClockOut(ma.Schema):
+class LeadClockOut(Schema):
     kind = fields.String()
     status = fields.String(metadata={"enum": ["running", "met", "breached", "cancelled"]})
     started_at = fields.DateTime()
@@ -17,14 +17,14 @@ class LeadClockOut(ma.Schema):
     breached_at = fields.DateTime(allow_none=True)
 
 
-class LeadAttemptsOut(ma.Schema):
+class LeadAttemptsOut(Schema):
     count = fields.Integer(metadata={"description": "Attempts logged in the current window."})
     max = fields.Integer(allow_none=True)
     window_ends_at = fields.DateTime(allow_none=True)
     connected = fields.Boolean(metadata={"description": "A connected outcome ended the limit."})
 
 
-class LeadSlaOut(ma.Schema):
+class LeadSlaOut(Schema):
     first_attempt = fields.Nested(LeadClockOut, allow_none=True)
     decision = fields.Nested(LeadClockOut, allow_none=True)
     attempts = fields.Nested(LeadAttemptsOut)
@@ -35,13 +35,13 @@ class LeadSlaOut(ma.Schema):
                        "negative when overdue."})
 
 
-class LeadOwnerOut(ma.Schema):
+class LeadOwnerOut(Schema):
     id = fields.Integer()
     name = fields.String()
     email = fields.String()
 
 
-class LeadOut(ma.Schema):
+class LeadOut(Schema):
     id = fields.Integer()
     stage = fields.String()
     owner = fields.Nested(LeadOwnerOut, allow_none=True)
@@ -56,7 +56,7 @@ class LeadOut(ma.Schema):
     sla = fields.Nested(LeadSlaOut)
 
 
-class LeadAttemptOut(ma.Schema):
+class LeadAttemptOut(Schema):
     id = fields.Integer()
     lead_id = fields.Integer()
     user_id = fields.Integer()
@@ -67,27 +67,27 @@ class LeadAttemptOut(ma.Schema):
     lead = fields.Nested(LeadOut)
 
 
-class LeadAttemptIn(ma.Schema):
+class LeadAttemptIn(Schema):
     channel = fields.String(required=True, validate=validate.OneOf(ATTEMPT_CHANNELS))
     outcome = fields.String(required=True, validate=validate.OneOf(ATTEMPT_OUTCOMES))
     note = fields.String(load_default="", validate=validate.Length(max=4000))
 
 
-class LeadAcceptIn(ma.Schema):
+class LeadAcceptIn(Schema):
     checklist = fields.List(fields.String(validate=validate.Length(max=300)), load_default=list,
                             metadata={"description": "The SQL checklist items that hold."})
 
 
-class LeadRejectIn(ma.Schema):
+class LeadRejectIn(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=300))
     note = fields.String(load_default="", validate=validate.Length(max=4000))
 
 
-class LeadOpportunityIn(ma.Schema):
+class LeadOpportunityIn(Schema):
     amount = fields.Decimal(required=True, places=2, validate=POSITIVE)
 
 
-class LeadCloseIn(ma.Schema):
+class LeadCloseIn(Schema):
     won = fields.Boolean(required=True)
     amount = fields.Decimal(places=2, allow_none=True, load_default=None, validate=POSITIVE,
                             metadata={"description": "Required to close won unless the "
@@ -98,7 +98,7 @@ class LeadCloseIn(ma.Schema):
     note = fields.String(load_default="", validate=validate.Length(max=4000))
 
 
-class LeadQueueArgs(ma.Schema):
+class LeadQueueArgs(Schema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=25, validate=validate.Range(min=1, max=200))
     program = fields.String(load_default=None, metadata={"description": "A program's slug."})

@@ -9,6 +9,7 @@ from referral_app.models.program import (
     REWARD_TRIGGERS,
 )
 from referral_app.models.user import REFERRER_KINDS
+from referral_app.schemas import Schema
 from referral_app.services import reward_rules
 
 TierIn = ma.Schema.from_dict({
@@ -17,7 +18,7 @@ TierIn = ma.Schema.from_dict({
 }, name="TierIn")
 
 
-class RewardRuleIn(ma.Schema):
+class RewardRuleIn(Schema):
     side = fields.String(required=True, metadata={
         "enum": list(REWARD_SIDES), "description": "give: to the referee; get: to the referrer."})
     trigger = fields.String(required=True, metadata={"enum": list(REWARD_TRIGGERS)})
@@ -35,7 +36,7 @@ class RewardRuleIn(ma.Schema):
     requires_approval = fields.Boolean(load_default=True)
 
 
-class RewardRuleOut(ma.Schema):
+class RewardRuleOut(Schema):
     id = fields.Integer()
     side = fields.String()
     trigger = fields.String()
@@ -49,7 +50,7 @@ class RewardRuleOut(ma.Schema):
     description = fields.Function(reward_rules.describe_rule, metadata={"type": "string"})
 
 
-class ProgramPatch(ma.Schema):
+class ProgramPatch(Schema):
     """Every field optional; `status` moves the lifecycle (draft → active ↔ paused → archived)."""
 
     name = fields.String()
@@ -80,7 +81,7 @@ class ProgramIn(ProgramPatch):
     product = fields.String(required=True)
 
 
-class ProgramOut(ma.Schema):
+class ProgramOut(Schema):
     id = fields.Integer()
     name = fields.String()
     slug = fields.String()

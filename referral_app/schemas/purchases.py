@@ -5,12 +5,13 @@ from decimal import Decimal
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from referral_app.schemas import Schema
 from referral_app.services.currencies import is_currency
 
 MAX_AMOUNT = Decimal("999999999999.99")  # Numeric(14, 2)
 
 
-class PurchaseIn(ma.Schema):
+class PurchaseIn(Schema):
     external_id = fields.String(required=True, validate=validate.Length(min=1, max=200),
                                 metadata={"description": "Billing's id: the same id twice "
                                                          "records one purchase."})
@@ -48,7 +49,7 @@ class PurchaseIn(ma.Schema):
         return data
 
 
-class PurchaseOut(ma.Schema):
+class PurchaseOut(Schema):
     id = fields.Integer()
     external_id = fields.String()
     email = fields.String()
@@ -64,12 +65,12 @@ class PurchaseOut(ma.Schema):
     refunded_at = fields.AwareDateTime(allow_none=True)
 
 
-class RefundIn(ma.Schema):
+class RefundIn(Schema):
     refunded_at = fields.AwareDateTime(load_default=None, default_timezone=UTC, metadata={
         "description": "When the money went back; now when omitted."})
 
 
-class PurchaseListArgs(ma.Schema):
+class PurchaseListArgs(Schema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=25, validate=validate.Range(min=1, max=200))
     status = fields.String(load_default=None, validate=validate.OneOf(["unmatched", "matched"]))

@@ -5,6 +5,8 @@ import marshmallow as ma
 import phonenumbers
 from marshmallow import fields, validate
 
+from referral_app.schemas import Schema
+
 # ISO 3166-1 alpha-2, the officially assigned codes.
 COUNTRIES = frozenset("""
 AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS
@@ -44,7 +46,7 @@ def e164(phone: str, country: str | None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-class RefereeIn(ma.Schema):
+class RefereeIn(Schema):
     name = fields.String(required=True, validate=validate.Length(max=200),
                          error_messages={"required": "Enter the person's name."})
     email = fields.Email(required=True, validate=validate.Length(max=254),
@@ -87,7 +89,7 @@ class RefereeIn(ma.Schema):
         return data
 
 
-class SubmissionIn(ma.Schema):
+class SubmissionIn(Schema):
     """One referral as every source sends it, without the program."""
 
     referee = fields.Nested(RefereeIn, required=True)
@@ -115,19 +117,19 @@ class ReferralIn(SubmissionIn):
                             metadata={"description": "The program's slug."})
 
 
-class ReferralLeadOut(ma.Schema):
+class ReferralLeadOut(Schema):
     id = fields.Integer()
     stage = fields.String()
 
 
-class ReferralCreatedOut(ma.Schema):
+class ReferralCreatedOut(Schema):
     id = fields.Integer()
     status = fields.String(metadata={"enum": ["submitted", "held"]})
     code = fields.String(metadata={"description": "The referrer's referral code for the program."})
     lead = fields.Nested(ReferralLeadOut)
 
 
-class ReferralRewardOut(ma.Schema):
+class ReferralRewardOut(Schema):
     id = fields.Integer()
     side = fields.String(metadata={"enum": ["give", "get"]})
     status = fields.String()
@@ -136,7 +138,7 @@ class ReferralRewardOut(ma.Schema):
     trigger = fields.String()
 
 
-class RefereeOut(ma.Schema):
+class RefereeOut(Schema):
     name = fields.String()
     email = fields.String()
     company = fields.String(allow_none=True)
@@ -145,7 +147,7 @@ class RefereeOut(ma.Schema):
     country = fields.String(allow_none=True)
 
 
-class ReferralOut(ma.Schema):
+class ReferralOut(Schema):
     id = fields.Integer()
     program = fields.String(metadata={"description": "The program's slug."})
     source = fields.String(metadata={"enum": ["portal", "landing", "api", "csv"]})

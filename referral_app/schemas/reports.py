@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 import marshmallow as ma
 
+from referral_app.schemas import Schema
+
 MEASURES = ("sql", "opportunity", "won")  # as services.reports.leaderboards
 ENTITIES = ("programs", "reps")
 RATE = {"allow_none": True, "metadata": {"description": "a fraction, 0..1, or null"}}
@@ -32,7 +34,7 @@ class Money(ma.fields.Decimal):
 
 # -- arguments ------------------------------------------------------------------------------
 
-class PeriodArgs(ma.Schema):
+class PeriodArgs(Schema):
     class Meta:
         unknown = ma.EXCLUDE
 
@@ -57,19 +59,19 @@ class LeaderboardArgs(PeriodArgs):
 
 # -- output ---------------------------------------------------------------------------------
 
-class PeriodOut(ma.Schema):
+class PeriodOut(Schema):
     from_ = ma.fields.Date(data_key="from", attribute="start")
     to = ma.fields.Date(attribute="end")
     timezone = ma.fields.String()
 
 
-class StepOut(ma.Schema):
+class StepOut(Schema):
     from_ = ma.fields.String(data_key="from")
     to = ma.fields.String()
     rate = ma.fields.Float(**RATE)
 
 
-class FunnelOut(ma.Schema):
+class FunnelOut(Schema):
     period = ma.fields.Nested(PeriodOut)
     program = ma.fields.String(allow_none=True)
     product = ma.fields.String(allow_none=True)
@@ -110,7 +112,7 @@ class FunnelOut(ma.Schema):
         }
 
 
-class EntryOut(ma.Schema):
+class EntryOut(Schema):
     id = ma.fields.Integer()
     name = ma.fields.String()
     leads = ma.fields.Integer()
@@ -118,7 +120,7 @@ class EntryOut(ma.Schema):
     rate = ma.fields.Float(**RATE)
 
 
-class BoardPairOut(ma.Schema):
+class BoardPairOut(Schema):
     top = ma.fields.List(ma.fields.Nested(EntryOut))
     bottom = ma.fields.List(ma.fields.Nested(EntryOut))
 
@@ -127,7 +129,7 @@ MeasuresOut = ma.Schema.from_dict(
     {m: ma.fields.Nested(BoardPairOut) for m in MEASURES}, name="LeaderboardMeasures")
 
 
-class LeaderboardsOut(ma.Schema):
+class LeaderboardsOut(Schema):
     period = ma.fields.Nested(PeriodOut)
     min_volume = ma.fields.Integer()
     limit = ma.fields.Integer()
@@ -146,7 +148,7 @@ class LeaderboardsOut(ma.Schema):
         return out
 
 
-class ClockOut(ma.Schema):
+class ClockOut(Schema):
     clocks = ma.fields.Integer()
     met = ma.fields.Integer()
     breached = ma.fields.Integer()
@@ -154,7 +156,7 @@ class ClockOut(ma.Schema):
     compliance = ma.fields.Float(**RATE)
 
 
-class MarketingOut(ma.Schema):
+class MarketingOut(Schema):
     mqls = ma.fields.Integer()
     target = ma.fields.Integer(allow_none=True)
     attainment = ma.fields.Float(**RATE)
@@ -166,20 +168,20 @@ class MarketingOut(ma.Schema):
     quality_met = ma.fields.Boolean(allow_none=True)
 
 
-class TimingOut(ma.Schema):
+class TimingOut(Schema):
     timed = ma.fields.Integer(metadata={"description": "Leads with a first attempt."})
     median_hours = ma.fields.Float(allow_none=True)
     p90_hours = ma.fields.Float(allow_none=True)
 
 
-class SalesOut(ma.Schema):
+class SalesOut(Schema):
     first_attempt = ma.fields.Nested(ClockOut)
     attempt_limit = ma.fields.Nested(ClockOut)
     decision = ma.fields.Nested(ClockOut)
     time_to_first_attempt = ma.fields.Nested(TimingOut)
 
 
-class SlaMonthOut(ma.Schema):
+class SlaMonthOut(Schema):
     month = ma.fields.String(metadata={"description": "YYYY-MM, or 'period' for the total."})
     from_ = ma.fields.Date(data_key="from")
     to = ma.fields.Date()
@@ -210,7 +212,7 @@ def sla_row(row, zone: str) -> dict:
     }
 
 
-class AgreementTermsOut(ma.Schema):
+class AgreementTermsOut(Schema):
     id = ma.fields.Integer()
     version = ma.fields.Integer()
     monthly_qualified_leads = ma.fields.Integer()
@@ -222,7 +224,7 @@ class AgreementTermsOut(ma.Schema):
     decision_hours = ma.fields.Float()
 
 
-class ProductSlaOut(ma.Schema):
+class ProductSlaOut(Schema):
     product = ma.fields.String()
     timezone = ma.fields.String()
     agreement = ma.fields.Nested(AgreementTermsOut, allow_none=True)
@@ -240,12 +242,12 @@ class ProductSlaOut(ma.Schema):
                 "trend": [sla_row(r, p.timezone) for r in p.trend]}
 
 
-class RepOut(ma.Schema):
+class RepOut(Schema):
     id = ma.fields.Integer()
     name = ma.fields.String()
 
 
-class BreachesOut(ma.Schema):
+class BreachesOut(Schema):
     rep = ma.fields.Nested(RepOut)
     first_attempt = ma.fields.Integer()
     attempt_limit = ma.fields.Integer()
@@ -258,7 +260,7 @@ class BreachesOut(ma.Schema):
                 **{k: b.by_kind.get(k, 0) for k in ("first_attempt", "attempt_limit", "decision")}}
 
 
-class SlaOut(ma.Schema):
+class SlaOut(Schema):
     period = ma.fields.Nested(PeriodOut)
     products = ma.fields.List(ma.fields.Nested(ProductSlaOut))
     breaches = ma.fields.List(ma.fields.Nested(BreachesOut), metadata={

@@ -1,12 +1,12 @@
 """Schemas of the reward ledger API: rewards out, review decisions in, payout batches."""
-import marshmallow as ma
 from marshmallow import fields, validate
 
 from referral_app.models.program import REWARD_SIDES, REWARD_TRIGGERS
 from referral_app.models.reward import REWARD_STATUSES
+from referral_app.schemas import Schema
 
 
-class RewardOut(ma.Schema):
+class RewardOut(Schema):
     id = fields.Integer()
     side = fields.String(metadata={"enum": list(REWARD_SIDES),
                                    "description": "give: to the referee; get: to the referrer."})
@@ -32,7 +32,7 @@ class RewardOut(ma.Schema):
     issued_at = fields.AwareDateTime(allow_none=True)
 
 
-class RewardListArgs(ma.Schema):
+class RewardListArgs(Schema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=25, validate=validate.Range(min=1, max=200))
     status = fields.String(load_default=None, validate=validate.OneOf(REWARD_STATUSES))
@@ -41,6 +41,6 @@ class RewardListArgs(ma.Schema):
     referral_id = fields.Integer(load_default=None)
 
 
-class RewardReasonIn(ma.Schema):
+class RewardReasonIn(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500),
                            error_messages={"required": "Say why."})

@@ -1,22 +1,22 @@
 """Webhook payloads, documented as OpenAPI components (what services.webhooks sends)."""
-import marshmallow as ma
 from marshmallow import fields
 
 from referral_app.models.notification import WEBHOOK_EVENTS
+from referral_app.schemas import Schema
 
 
-class WebhookRefereeData(ma.Schema):
+class WebhookRefereeData(Schema):
     name = fields.String()
     email = fields.String()
     company = fields.String(allow_none=True)
 
 
-class WebhookLeadRef(ma.Schema):
+class WebhookLeadRef(Schema):
     id = fields.Integer()
     stage = fields.String()
 
 
-class ReferralCreatedData(ma.Schema):
+class ReferralCreatedData(Schema):
     referral_id = fields.Integer()
     program = fields.String(metadata={"description": "The program's slug."})
     referrer_id = fields.Integer(allow_none=True)
@@ -27,7 +27,7 @@ class ReferralCreatedData(ma.Schema):
     lead = fields.Nested(WebhookLeadRef, allow_none=True)
 
 
-class LeadStageChangedData(ma.Schema):
+class LeadStageChangedData(Schema):
     lead_id = fields.Integer()
     referral_id = fields.Integer()
     program = fields.String()
@@ -38,7 +38,7 @@ class LeadStageChangedData(ma.Schema):
     at = fields.AwareDateTime()
 
 
-class SlaBreachedData(ma.Schema):
+class SlaBreachedData(Schema):
     clock_id = fields.Integer()
     lead_id = fields.Integer()
     kind = fields.String(metadata={"enum": ["first_attempt", "decision", "attempt_limit"]})
@@ -47,7 +47,7 @@ class SlaBreachedData(ma.Schema):
     breached_at = fields.AwareDateTime(allow_none=True)
 
 
-class RewardEventData(ma.Schema):
+class RewardEventData(Schema):
     """The data of reward.approved and reward.issued."""
 
     reward_id = fields.Integer()
@@ -65,7 +65,7 @@ class RewardEventData(ma.Schema):
     issued_at = fields.AwareDateTime(allow_none=True)
 
 
-class PurchaseMatchedData(ma.Schema):
+class PurchaseMatchedData(Schema):
     purchase_id = fields.Integer()
     external_id = fields.String()
     referral_id = fields.Integer()
@@ -87,7 +87,7 @@ DATA_SCHEMAS = {
 assert set(DATA_SCHEMAS) == set(WEBHOOK_EVENTS)
 
 
-class WebhookEnvelope(ma.Schema):
+class WebhookEnvelope(Schema):
     """The POSTed JSON body. Verify it: X-Interlock-Signature is `sha256=` followed by the hex
     HMAC-SHA256 of the exact body bytes, keyed with the subscription's secret."""
 
@@ -98,7 +98,7 @@ class WebhookEnvelope(ma.Schema):
     data = fields.Dict(metadata={"description": "One of the *Data schemas, by `event`."})
 
 
-class WebhookEventOut(ma.Schema):
+class WebhookEventOut(Schema):
     event = fields.String()
     schema = fields.String(metadata={"description": "The component describing `data`."})
 
