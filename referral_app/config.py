@@ -59,6 +59,8 @@ def from_environment() -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         "RATELIMIT_ENABLED": env.get("RATELIMIT_ENABLED", "1") == "1",
         "RATELIMIT_HEADERS_ENABLED": True,
+        # No double bursts at the edge of a fixed minute: N per any 60 seconds.
+        "RATELIMIT_STRATEGY": "moving-window",
         # A limits store that is down must not take sign-in or intake down with it.
         "RATELIMIT_SWALLOW_ERRORS": True,
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
