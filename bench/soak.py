@@ -45,6 +45,7 @@ from bench.soak_checks import (  # noqa: E402
     verdict,
 )
 from bench.soak_processes import Process, log, redis_ping, wait_for  # noqa: E402
+from referral_app.runtime import MAINTENANCE  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/interlock_soak"
 RUSH_EVERY = 10
@@ -225,7 +226,7 @@ def main(argv=None) -> int:
                               "--protected-mode", "yes"], env, folder / "redis.log")
     worker_class = "bench.soak." + ("PreloadingWorker" if args.forking else "PreloadedSimpleWorker")
     workers = [Process(f"worker{n}", [str(bindir / "rq"), "worker", "--with-scheduler",
-                                      "--worker-class", worker_class,
+                                      *MAINTENANCE, "--worker-class", worker_class,
                                       "--url", redis_url, "--logging_level", "WARNING", *QUEUES],
                        env, folder / f"worker{n}.log") for n in (1, 2)]
     cron = Process("cron", [str(bindir / "rq"), "cron", "--url", redis_url,

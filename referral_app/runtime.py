@@ -9,6 +9,10 @@ from referral_app.config import PROJECT_ROOT
 from referral_app.jobs.connection import redis_url_for
 from referral_app.jobs.queues import worker_queue_names
 
+# RQ restarts a scheduler that died (a Redis outage kills it) only at its maintenance
+# check, every 10 minutes by default: scheduled retries and due-time jobs would wait that long.
+MAINTENANCE = ["--maintenance-interval", "60"]
+
 
 def commands(app, port: int, host: str, workers: int, redis_url: str) -> dict[str, list[str]]:
     """The child processes, by name."""
@@ -18,8 +22,9 @@ def commands(app, port: int, host: str, workers: int, redis_url: str) -> dict[st
     procs = {"web": [sys.executable, "-m", "flask", "--app", "wsgi", "run", "--host", host,
                      "--port", str(port), "--no-reload"]}
     for n in range(workers):
-        procs[f"worker{n + 1}"] = [rq, "worker", "--with-scheduler", "--url", redis_url,
-                                   "--name", f"interlock-{os.getpid()}-{n + 1}", *queues]
+        procs[f"worker{n + 1}"] = [rq, "worker", "--with-scheduler", *MAINTENANCE, "--url",
+                                   redis_url, "--name", f"interlock-{os.getpid()}-{n + 1}",
+                                   *queues]
     procs["cron"] = [rq, "cron", "--url", redis_url, "referral_app.jobs.cron"]
     return procs
 

@@ -75,3 +75,13 @@ def test_up_starts_and_stops_web_worker_and_cron(tmp_path):
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
     assert all(not _alive(pid) for pid in pids.values())
+
+
+def test_workers_restart_a_dead_scheduler_within_a_minute(app):
+    from referral_app.runtime import commands
+
+    procs = commands(app, 5000, "127.0.0.1", 2, "redis://127.0.0.1:6379/0")
+    for name in ("worker1", "worker2"):
+        args = procs[name]
+        assert "--with-scheduler" in args
+        assert args[args.index("--maintenance-interval") + 1] == "60"
