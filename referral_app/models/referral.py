@@ -2,7 +2,7 @@
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from referral_app.extensions import db
@@ -14,10 +14,16 @@ REFERRAL_STATUSES = ("submitted", "held")
 
 class Referral(db.Model):
     __tablename__ = "referrals"
+    __table_args__ = (
+        # A referrer's (or an address's) recent referrals: the velocity holds at every intake
+        # and the portal's list, whatever the rate of referrals from everyone else.
+        Index("ix_referrals_referrer_created", "referrer_id", "created_at"),
+        Index("ix_referrals_ip_created", "ip", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
-    referrer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    referrer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     code_id: Mapped[int | None] = mapped_column(ForeignKey("referral_codes.id"), index=True)
     source: Mapped[str] = mapped_column(String(10))
     status: Mapped[str] = mapped_column(String(10), default="submitted")
@@ -33,7 +39,7 @@ class Referral(db.Model):
     note: Mapped[str] = mapped_column(default="")
     consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
     consent_withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    ip: Mapped[str | None] = mapped_column(String(45), index=True)
+    ip: Mapped[str | None] = mapped_column(String(45))
     fingerprint: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     # Set by the follow-up job (rewards, webhook); NULL means its job may have been lost.

@@ -139,19 +139,18 @@ def velocity_holds(program: Program, referrer_id: int | None, ip: str | None,
     `velocity_per_hour`, and from the IP in the last 24 hours against `velocity_per_ip`
     (this one included). A limit of 0 or NULL means no limit.
     """
-    reasons = []
+    limits = []  # (reason, limit, who sent it recently): both counted in one statement
     count = select(func.count(Referral.id)).where(Referral.program_id == program.id)
     if referrer_id and program.velocity_per_hour:
-        recent = db.session.scalar(count.where(Referral.referrer_id == referrer_id,
-                                               Referral.created_at > at - timedelta(hours=1)))
-        if recent + 1 > program.velocity_per_hour:
-            reasons.append("referrer_velocity")
+        limits.append(("referrer_velocity", program.velocity_per_hour, count.where(
+            Referral.referrer_id == referrer_id, Referral.created_at > at - timedelta(hours=1))))
     if ip and program.velocity_per_ip:
-        recent = db.session.scalar(count.where(Referral.ip == ip,
-                                               Referral.created_at > at - timedelta(hours=24)))
-        if recent + 1 > program.velocity_per_ip:
-            reasons.append("ip_velocity")
-    return reasons
+        limits.append(("ip_velocity", program.velocity_per_ip, count.where(
+            Referral.ip == ip, Referral.created_at > at - timedelta(hours=24))))
+    if not limits:
+        return []
+    recent = db.session.execute(select(*(q.scalar_subquery() for _, _, q in limits))).one()
+    return [reason for (reason, limit, _), n in zip(limits, recent, strict=True) if n + 1 > limit]
 
 
 def _plain(value):

@@ -155,6 +155,18 @@ def test_velocity_per_ip_holds_referees_from_one_address(world, db):
     assert other_ip.status == "submitted"
 
 
+def test_both_velocity_limits_are_counted_together_and_each_gives_its_reason(world, db):
+    world.program.velocity_per_hour, world.program.velocity_per_ip = 2, 3
+    results = [intake.submit("widgets", referee(n), source="api", referrer_id=world.referrer.id,
+                             consent=True, ip="192.0.2.9", at=MONDAY_10_NY + timedelta(minutes=n))
+               for n in range(4)]
+    assert [r.hold_reasons for r in results] == [
+        [], [], ["referrer_velocity"], ["referrer_velocity", "ip_velocity"]]
+    partner = intake.submit("widgets", referee(8), source="api", referrer_id=world.partner.id,
+                            consent=True, ip="192.0.2.9", at=MONDAY_10_NY + timedelta(minutes=5))
+    assert partner.hold_reasons == ["ip_velocity"]  # the address, not the partner, is over
+
+
 def test_a_failure_after_the_insert_leaves_nothing_behind(world, db, monkeypatch):
     def broken(lead, kind, agreement, at):
         raise RuntimeError("the SLA service is down")
