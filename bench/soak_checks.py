@@ -44,7 +44,7 @@ def run_pending_retries(redis_url: str) -> int:
         queue, planned = Queue(q, connection=conn), ScheduledJobRegistry(q, connection=conn)
         for job_id in planned.get_job_ids():
             job = Job.fetch(job_id, connection=conn)
-            if job.func_name == "referral_app.jobs.sla.due":
+            if job.func_name in ("referral_app.jobs.sla.sweep_at", "referral_app.jobs.sla.due"):
                 continue
             planned.remove(job)
             queue.enqueue_job(job)

@@ -1,4 +1,4 @@
-"""SLA jobs: the minute sweep (rq cron), the precise job at due_at, the warning, the breach."""
+"""SLA jobs: the minute sweep (rq cron), the precise sweep at a due second, the warning, the breach."""
 import logging
 
 from referral_app.extensions import db
@@ -16,8 +16,17 @@ def sweep() -> int:
 
 
 @app_job
+def sweep_at(second: str) -> int:
+    """Scheduled at a second when clocks fall due: breach them to the second (the sweep is
+    set-based and idempotent, so it also takes whatever else is overdue)."""
+    breached = sla.sweep(utcnow())
+    sla.enqueue_breach_jobs(breached)
+    return len(breached)
+
+
+@app_job
 def due(clock_id: int) -> bool:
-    """Scheduled at the clock's due_at: breach it to the second if it is still running."""
+    """The per-clock job of clocks started before 0003: breach it if it is still running."""
     return sla.breach_one(clock_id, utcnow())
 
 

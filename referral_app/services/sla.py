@@ -1,22 +1,25 @@
 """SLA clocks: start them with a due time fixed once, meet or cancel them, sweep the overdue."""
-import hashlib
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
 
 from referral_app.extensions import db
-from referral_app.jobs import SLA, enqueue_after_commit
-from referral_app.jobs.queues import rq_job_id
 from referral_app.models import Agreement, Lead, SlaClock
+from referral_app.services.sla_schedule import (  # noqa: F401  (callers' sla.job_id etc.)
+    due_warnings,
+    enqueue_breach_jobs,
+    enqueue_warn_jobs,
+    job_id,
+    plan_precise,
+    schedule,
+)
 
 WARN_SHARE = 0.8  # the early warning goes out at 80% of the allowed time
 OUTSTANDING = ("running", "breached")  # with met_at NULL: an obligation still owed
 RECOVER_AFTER = timedelta(minutes=2)  # a breach unhandled for this long lost its job
 RECOVER_HORIZON = timedelta(days=1)  # older unhandled breaches are history, not news
 RECOVER_BATCH = 1000
-SINGLE_JOBS_UP_TO = 20  # up to this many breaches at once: one job per clock
-BREACH_BATCH = 500  # clocks per handling job beyond that
 
 
 def agreement_for(product: str) -> Agreement | None:
@@ -108,20 +111,6 @@ def start_clocks(lead: Lead, at: datetime) -> list[SlaClock]:
     lead.agreement = agreement
     clock = start_clock(lead, "first_attempt", at)
     return [clock] if clock else []
-
-
-def job_id(name: str) -> str:
-    """A deterministic RQ job id, under the deployment's queue prefix (ids restart per database)."""
-    return rq_job_id(name)
-
-
-def schedule(clock: SlaClock) -> None:
-    """The job at due_at (its id carries due_at, so a restart re-plans). The early warning
-    has no job of its own: the minute sweep finds it from `warn_at` (see `due_warnings`),
-    which halves the jobs Redis holds per open lead."""
-    stamp = int(clock.due_at.timestamp())
-    enqueue_after_commit("referral_app.jobs.sla.due", clock.id, queue=SLA,
-                         job_id=job_id(f"sla-due-{clock.id}-{stamp}"), at=clock.due_at)
 
 
 def satisfy(clock: SlaClock | None, at: datetime) -> None:
@@ -218,7 +207,8 @@ def sweep(now: datetime) -> list[int]:
 
 
 def breach_one(clock_id: int, now: datetime) -> bool:
-    """The precise, per-clock form of the sweep (the job scheduled at due_at)."""
+    """The per-clock form of the sweep (the job clocks started before migration 0003 still
+    have scheduled at their due_at; newer clocks get precise sweeps instead)."""
     row = db.session.execute(
         update(SlaClock)
         .where(SlaClock.id == clock_id, SlaClock.status == "running", SlaClock.due_at < now)
@@ -231,43 +221,10 @@ def breach_one(clock_id: int, now: datetime) -> bool:
     return row is not None
 
 
-def enqueue_breach_jobs(clock_ids: list[int]) -> None:
-    """Handling jobs for breaches, sent after commit; handling is idempotent per clock."""
-    _enqueue_per_clock("breached", "sla-breach", clock_ids)
-
-
-def enqueue_warn_jobs(clock_ids: list[int]) -> None:
-    """Early-warning jobs, sent after commit; a warning goes out once per clock (warned_at)."""
-    _enqueue_per_clock("warn", "sla-warn", clock_ids)
-
-
-def _enqueue_per_clock(job: str, name: str, clock_ids: list[int]) -> None:
-    # A handful keep one job each (the id makes a repeat a no-op); a flood goes in jobs of
-    # BREACH_BATCH ids, since one RQ job per clock costs ~2 ms of Redis round trips each.
-    if len(clock_ids) <= SINGLE_JOBS_UP_TO:
-        for clock_id in clock_ids:
-            enqueue_after_commit(f"referral_app.jobs.sla.{job}", clock_id, queue=SLA,
-                                 job_id=job_id(f"{name}-{clock_id}"))
-        return
-    for start in range(0, len(clock_ids), BREACH_BATCH):
-        chunk = list(clock_ids[start:start + BREACH_BATCH])
-        # The id names the exact set, so a later sweep repeating it adds no second job.
-        digest = hashlib.sha1(",".join(map(str, chunk)).encode()).hexdigest()[:16]
-        enqueue_after_commit(f"referral_app.jobs.sla.{job}_many", chunk, queue=SLA,
-                             job_id=job_id(f"{name}-many-{chunk[0]}-{len(chunk)}-{digest}"))
-
-
-def due_warnings(now: datetime) -> list[int]:
-    """Running clocks past their warning point, not yet warned and not yet due."""
-    return list(db.session.scalars(
-        select(SlaClock.id).where(SlaClock.status == "running", SlaClock.warned_at.is_(None),
-                                  SlaClock.warn_at <= now, SlaClock.due_at > now)
-        .order_by(SlaClock.warn_at).limit(RECOVER_BATCH)))
-
-
 def sweep_and_enqueue(now: datetime) -> list[int]:
-    """The sweep plus its notifications, a retry for breaches whose job was lost, and the
-    early warnings now due (a warning queued but not yet run keeps its one job: same id).
+    """The sweep plus its notifications, a retry for breaches whose job was lost, the early
+    warnings now due (a warning queued but not yet run keeps its one job: same id) and the
+    precise sweeps of the next PLAN_AHEAD.
 
     Losing Redis loses no breach: the UPDATE finds them from the database alone, and
     breaches recorded while jobs could not be sent are re-enqueued on a later sweep.
@@ -281,4 +238,5 @@ def sweep_and_enqueue(now: datetime) -> list[int]:
     fresh = set(breached)
     enqueue_breach_jobs(breached + [i for i in lost if i not in fresh])
     enqueue_warn_jobs(due_warnings(now))
+    plan_precise(now)
     return breached

@@ -10,7 +10,7 @@ from referral_app.jobs import SLA, get_queue, redis_connection
 from referral_app.jobs import sla as sla_jobs
 from referral_app.jobs.cron import PERIODIC_JOBS
 from referral_app.models import LeadEvent, Notification
-from referral_app.services import sla, sla_alerts
+from referral_app.services import sla, sla_alerts, sla_schedule
 from referral_app.services.stages import change_stage
 from tests.sla.conftest import MONDAY_10, clock
 
@@ -25,14 +25,57 @@ def _notes(kind=None):
     return db.session.scalars(query).all()
 
 
-def test_only_the_due_job_is_scheduled_and_the_warning_point_is_stored(world):
+def _scheduled():
+    registry = get_queue(SLA).scheduled_job_registry
+    return {job_id: registry.get_scheduled_time(job_id) for job_id in registry.get_job_ids()}
+
+
+def test_a_clock_schedules_no_job_of_its_own_and_stores_its_warning_point(world):
     lead = world.lead()
     first = clock(lead)
-    registry = get_queue(SLA).scheduled_job_registry
-    due_id = sla.job_id(f"sla-due-{first.id}-{int(DUE.timestamp())}")
-    assert registry.get_job_ids() == [due_id]
-    assert registry.get_scheduled_time(due_id) == DUE
-    assert (first.warn_at, first.warned_at) == (WARN, None)
+    assert _scheduled() == {}  # due in 5 business hours: a minute sweep will plan it
+    assert (first.due_at, first.warn_at, first.warned_at) == (DUE, WARN, None)
+
+
+def test_the_minute_sweep_plans_one_precise_sweep_per_due_second(world):
+    leads = [world.lead() for _ in range(3)]  # all due at 15:00 New York
+    assert sla.plan_precise(DUE - timedelta(seconds=91)) == 0  # not yet within PLAN_AHEAD
+    sla.sweep_and_enqueue(DUE - timedelta(seconds=60))
+    sla.sweep_and_enqueue(DUE - timedelta(seconds=30))  # the next minute plans nothing new
+    db.session.commit()
+    second = DUE + timedelta(seconds=1)  # the first whole second after due_at
+    assert _scheduled() == {sla.job_id(f"sla-sweep-at-{int(second.timestamp())}"): second}
+    with time_machine.travel(DUE, tick=False):
+        assert sla_jobs.sweep_at(second.isoformat()) == 0  # nothing is late yet
+    with time_machine.travel(second, tick=False):
+        assert sla_jobs.sweep_at(second.isoformat()) == 3
+        assert sla_jobs.sweep_at(second.isoformat()) == 0  # a second run changes nothing
+    db.session.expire_all()
+    assert {(clock(lead).status, clock(lead).breached_at) for lead in leads} == {
+        ("breached", second)}
+    assert get_queue(SLA).fetch_job(sla.job_id(f"sla-breach-{clock(leads[0]).id}")) is not None
+
+
+def test_a_clock_due_within_a_minute_and_a_half_gets_its_precise_sweep_when_it_starts(world):
+    world.agreement.first_attempt_hours, world.agreement.first_attempt_clock = 0.02, "calendar"
+    lead = world.lead()  # due 72 s after 10:00: before any minute sweep could plan it
+    due = clock(lead).due_at
+    assert due == MONDAY_10 + timedelta(seconds=72)
+    second = due + timedelta(seconds=1)
+    assert _scheduled() == {sla.job_id(f"sla-sweep-at-{int(second.timestamp())}"): second}
+
+
+def test_every_due_time_is_planned_by_some_minute_sweep(world):
+    # Sweeps run at whole minutes with PLAN_AHEAD (> 60 s) of look-ahead: wherever a due time
+    # falls within its minute, one of them plans its second.
+    offsets = (0, 13, 29, 47, 59)
+    leads = [world.lead(at=MONDAY_10 + timedelta(seconds=n)) for n in offsets]
+    for minutes_before in (3, 2, 1, 0):
+        sla.plan_precise(DUE - timedelta(minutes=minutes_before))
+        db.session.commit()
+    planned = set(_scheduled().values())
+    assert {clock(lead).due_at + timedelta(seconds=1) for lead in leads} <= planned
+    assert len(planned) == len(offsets)
 
 
 def _warn_jobs():
@@ -71,7 +114,7 @@ def test_a_worker_runs_the_warning_the_sweep_queued(world, cli):
 
 
 def test_a_flood_of_warnings_goes_in_batch_jobs_warned_once_each(world):
-    leads = [world.lead() for _ in range(sla.SINGLE_JOBS_UP_TO + 1)]
+    leads = [world.lead() for _ in range(sla_schedule.SINGLE_JOBS_UP_TO + 1)]
     sla.sweep_and_enqueue(WARN)
     [job] = _warn_jobs()
     assert job["func"] == "referral_app.jobs.sla.warn_many"
@@ -100,7 +143,7 @@ def test_the_sweep_runs_every_minute_from_rq_cron():
     assert ("referral_app.jobs.sla.sweep", "sla", {"cron": "* * * * *"}) in PERIODIC_JOBS
 
 
-def test_the_due_job_breaches_to_the_second_and_only_when_due(world):
+def test_the_per_clock_due_job_of_older_clocks_still_breaches_to_the_second(world):
     lead = world.lead()
     first = clock(lead)
     with time_machine.travel(DUE - timedelta(seconds=1), tick=False):

@@ -10,7 +10,7 @@ from referral_app.extensions import db
 from referral_app.jobs import SLA, get_queue
 from referral_app.jobs import queues as job_queues
 from referral_app.models import SlaClock
-from referral_app.services import sla
+from referral_app.services import sla, sla_schedule
 from tests.conftest import is_postgres
 from tests.sla.conftest import MONDAY_10, clock
 
@@ -144,7 +144,7 @@ def test_a_flood_of_breaches_goes_in_batch_jobs_handled_once_each(world):
     from referral_app.jobs.queues import pending_jobs
     from referral_app.models import Notification
 
-    leads = [world.lead() for _ in range(sla.SINGLE_JOBS_UP_TO + 1)]
+    leads = [world.lead() for _ in range(sla_schedule.SINGLE_JOBS_UP_TO + 1)]
     ids = sla.sweep_and_enqueue(DUE + timedelta(minutes=1))
     assert sorted(ids) == sorted(clock(lead).id for lead in leads)
     jobs = [j for j in pending_jobs() if "sla-breach" in (j["job_id"] or "")]
