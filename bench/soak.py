@@ -33,17 +33,9 @@ if __package__ in (None, ""):  # run as a script: make `bench` and the app impor
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import pgload  # noqa: E402
+from bench import soak_checks as checks  # noqa: E402
 from bench.server import HOST, ROOT, Gunicorn  # noqa: E402
 from bench.soak_chaos import Chaos  # noqa: E402
-from bench.soak_checks import (  # noqa: E402
-    QUEUES,
-    RULES,
-    counts,
-    queue_sizes,
-    run_pending_retries,
-    settled,
-    verdict,
-)
 from bench.soak_processes import Process, log, redis_ping, wait_for  # noqa: E402
 from referral_app.runtime import MAINTENANCE  # noqa: E402
 
@@ -116,7 +108,7 @@ def seed(config: dict, clients: int) -> list[str]:
                 first_attempt_hours=Decimal(hours), first_attempt_clock="calendar",
                 effective_at=utcnow() - timedelta(days=1)))
             rules = [RewardRule(side=s, trigger=t, kind=k, amount=Decimal(a), currency="USD")
-                     for s, t, k, a in RULES]
+                     for s, t, k, a in checks.RULES]
             db.session.add(Program(name=product, slug=product.lower(), product=product,
                                    status="active", share_message="{link}", give_offer="10% off",
                                    mql_on_arrival=True, velocity_per_hour=10**6,
@@ -227,7 +219,7 @@ def main(argv=None) -> int:
     worker_class = "bench.soak." + ("PreloadingWorker" if args.forking else "PreloadedSimpleWorker")
     workers = [Process(f"worker{n}", [str(bindir / "rq"), "worker", "--with-scheduler",
                                       *MAINTENANCE, "--worker-class", worker_class,
-                                      "--url", redis_url, "--logging_level", "WARNING", *QUEUES],
+                                      "--url", redis_url, "--logging_level", "WARNING", *checks.QUEUES],
                        env, folder / f"worker{n}.log") for n in (1, 2)]
     cron = Process("cron", [str(bindir / "rq"), "cron", "--url", redis_url,
                             "--logging-level", "warning", "referral_app.jobs.cron"],
@@ -267,15 +259,15 @@ def main(argv=None) -> int:
         deadline, idle = time.monotonic() + args.drain_seconds, False
         while not idle and time.monotonic() < deadline:
             time.sleep(15)
-            idle, left = settled(redis_url, args.database_url)
-            log(start, f"settling: queues {queue_sizes(redis_url)}, outstanding {left}")
+            idle, left = checks.settled(redis_url, args.database_url)
+            log(start, f"settling: queues {checks.queue_sizes(redis_url)}, outstanding {left}")
         log(start, f"{'settled' if idle else 'NOT settled'}; stopping workers and cron")
         for proc in (*workers, cron):
             proc.stop()
-        moved = run_pending_retries(redis_url)
+        moved = checks.run_pending_retries(redis_url)
         bursts = [Process(f"burst{n}", [str(bindir / "rq"), "worker", "--burst", "--worker-class",
                                         worker_class, "--url", redis_url, "--logging_level",
-                                        "WARNING", *QUEUES], env, folder / f"burst{n}.log")
+                                        "WARNING", *checks.QUEUES], env, folder / f"burst{n}.log")
                   for n in (1, 2)]
         for proc in bursts:
             proc.start()
@@ -289,8 +281,8 @@ def main(argv=None) -> int:
         sweep = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "sla", "sweep"],
                                env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
         log(start, f"sweep: {sweep.stdout.strip() or sweep.stderr.strip()[-300:]}")
-        result = counts(args.database_url, load.acked)
-        failures = verdict(result)
+        result = checks.counts(args.database_url, load.acked)
+        failures = checks.verdict(result)
         print(json.dumps(result, indent=2))
         print("chaos:", "; ".join(e for e in chaos.events if not e.startswith("  ")))
         print("VERDICT:", "all invariants hold" if not failures else "FAIL: " + "; ".join(failures))
