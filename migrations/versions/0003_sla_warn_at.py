@@ -23,8 +23,15 @@ UNWARNED = "status = 'running' AND warned_at IS NULL"
 def upgrade():
     with op.batch_alter_table('sla_clocks', schema=None) as batch_op:
         batch_op.add_column(sa.Column('warn_at', referral_app.models.base.UTCDateTime(timezone=True), nullable=True))
+    if op.get_bind().dialect.name == "postgresql":
+        # CONCURRENTLY: a live sla_clocks table keeps taking clocks while it builds.
+        with op.get_context().autocommit_block():
+            op.create_index('ix_sla_clocks_warn', 'sla_clocks', ['warn_at'],
+                            postgresql_where=sa.text(UNWARNED), postgresql_concurrently=True)
+        return
+    with op.batch_alter_table('sla_clocks', schema=None) as batch_op:
         batch_op.create_index('ix_sla_clocks_warn', ['warn_at'], unique=False,
-                              postgresql_where=sa.text(UNWARNED), sqlite_where=sa.text(UNWARNED))
+                              sqlite_where=sa.text(UNWARNED))
 
 
 def downgrade():

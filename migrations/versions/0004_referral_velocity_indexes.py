@@ -17,6 +17,16 @@ depends_on = None
 
 
 def upgrade():
+    if op.get_bind().dialect.name == "postgresql":
+        # CONCURRENTLY: a live referrals table keeps taking referrals while they build.
+        with op.get_context().autocommit_block():
+            op.create_index('ix_referrals_referrer_created', 'referrals',
+                            ['referrer_id', 'created_at'], postgresql_concurrently=True)
+            op.create_index('ix_referrals_ip_created', 'referrals', ['ip', 'created_at'],
+                            postgresql_concurrently=True)
+            op.drop_index('ix_referrals_referrer_id', 'referrals', postgresql_concurrently=True)
+            op.drop_index('ix_referrals_ip', 'referrals', postgresql_concurrently=True)
+        return
     with op.batch_alter_table('referrals', schema=None) as batch_op:
         batch_op.create_index('ix_referrals_referrer_created', ['referrer_id', 'created_at'], unique=False)
         batch_op.create_index('ix_referrals_ip_created', ['ip', 'created_at'], unique=False)
