@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bench import pgload
+from referral_app.services.sla import WARN_SHARE
 
 INTAKE_SLUG = "bench-intake"
 SWEEP, SWEEP_REF, EXPORT = "bench_sweep", "bench_sweep_ref", "bench_export"
@@ -135,7 +136,7 @@ def reset_sweep(url: str, schema: str) -> int:
         conn.execute(f"""INSERT INTO {schema}.sla_clocks
             (id, lead_id, kind, agreement_id, owner_id, status, started_at, due_at, warn_at)
             SELECT id, lead_id, kind, agreement_id, owner_id, status, started_at, due_at,
-                   started_at + (due_at - started_at) * 0.8
+                   started_at + (due_at - started_at) * {WARN_SHARE}
               FROM {SWEEP}.pristine""")
         conn.execute(f"VACUUM ANALYZE {schema}.sla_clocks")
         conn.execute("CHECKPOINT")

@@ -96,6 +96,18 @@ def go(page, target):
     page.wait_for_load_state("load")
     with page.expect_navigation(wait_until="load"):
         target.click()
+    _read_anew()
+
+
+def _read_anew():
+    """End the test's transaction, so its next read sees what the browser's requests wrote
+    (as IsolatedClient does for the test client): on SQLite an open read keeps its snapshot."""
+    from flask import has_app_context
+
+    if has_app_context():
+        from referral_app.extensions import db
+
+        db.session.commit()
 
 
 def sign_in_as(page, user, password="correct horse"):

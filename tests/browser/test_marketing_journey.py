@@ -59,7 +59,6 @@ def test_marketing_builds_a_program_approves_a_reward_and_opens_the_pack(
     preview.get_by_text("you get $100 when they become a customer").first.wait_for()
     go(page, page.get_by_role("button", name="Create draft"))
     assert page.get_by_text("Spring Widget is saved as a draft").is_visible()
-    db.session.commit()  # read anew: an open SQLite snapshot would predate the browser's work
     program = db.session.scalar(select(Program).where(Program.slug == "spring-widget"))
     assert sorted((r.side, r.trigger, r.kind, r.amount) for r in program.rules) == [
         ("get", "won", "fixed", Decimal("100.00")), ("give", "submitted", "percent", Decimal("20.00"))]
@@ -70,7 +69,7 @@ def test_marketing_builds_a_program_approves_a_reward_and_opens_the_pack(
     assert page.get_by_text("Why it is held").is_visible()
     go(page, row.get_by_role("button", name="Approve"))
     assert page.get_by_text(f"Reward #{held_reward.id} approved.").is_visible()
-    db.session.commit()  # read anew (SQLite snapshot), as above
+    db.session.refresh(held_reward)
     assert held_reward.status == "approved"
 
     go(page, page.get_by_role("link", name="Interlock pack"))

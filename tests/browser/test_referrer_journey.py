@@ -49,7 +49,6 @@ def test_a_partner_signs_up_refers_and_sees_the_stage_and_reward(page, app, db, 
     assert row.get_by_text("submitted").is_visible()
 
     # Sales works the lead through the API; the follow-up jobs run as a worker would.
-    db.session.commit()  # read anew: an open SQLite snapshot would predate the browser's work
     lead = db.session.scalar(select(Lead).where(Lead.email == "rhea@prospect.example"))
     assert lead.owner_id == world["rep"].id
     rep = api(world["rep"])

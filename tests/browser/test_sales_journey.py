@@ -55,6 +55,6 @@ def test_a_rep_works_a_lead_from_the_queue_to_won(page, db, make_user):
     close.get_by_label("Amount").first.fill("12500.00")
     go(page, close.get_by_role("button", name="Close won"))
     assert page.get_by_text("Closed won. Congratulations!").is_visible()
-    db.session.commit()  # read anew: an open SQLite snapshot would predate the browser's work
+    db.session.refresh(lead)
     assert lead.stage == "won" and lead.amount == 12500 and not lead.is_open
     assert [a.outcome for a in lead.attempts] == ["connected"]
