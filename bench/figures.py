@@ -1,6 +1,7 @@
 """Each figure of the benchmark: measure the real endpoint or function, and its reference."""
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from bench import load, pgload
 from bench.report import Figure, missing, ms
 from bench.scenario import Scenario
-from bench.server import Gunicorn
+from bench.server import CpuMeter, Gunicorn
 
 INTAKE_BODY = ('{"program": "bench-intake", "referee": {"name": "Load %d %d", '
                '"email": "load-%s-%d-%d@loadtest-co.example", "company": "Loadtest Co", '
@@ -29,6 +30,10 @@ class Ctx:
     smoke: bool
     seconds: float  # duration of each concurrent load
     rss_seen: float = 0.0  # MB: the largest product worker seen (workers may be restarted)
+
+    @property
+    def database(self) -> str:
+        return self.url.rsplit("/", 1)[-1].split("?")[0]
 
     def note_rss(self) -> None:
         sizes = [m.get("VmRSS", 0) / 1024 for m in self.product.memory()]
@@ -61,14 +66,18 @@ def intake(ctx: Ctx) -> list[Figure]:
         return [missing(name, target, "POST /api/v1/referrals"),
                 missing("intake latency p50 / p99", "p99 < 50 ms", "POST /api/v1/referrals")]
     headers = {"Content-Type": "application/json"}
+    meter = CpuMeter(ctx.bare, ctx.database)
     bare = load.concurrent(ctx.bare.port, "POST", "/echo", headers, INTAKE_BODY, "bare",
                            seconds=ctx.seconds)
+    bare_cpu = meter.per_request(bare.requests)
     auth = dict(headers, **ctx.bearer(ctx.scenario.referrer_token))
     run = ctx.scenario.run_id
     load.concurrent(ctx.product.port, "POST", "/api/v1/referrals", auth, INTAKE_BODY, run + "w",
                     connections=8, seconds=2)  # warm-up: pools, caches, code paths
+    meter = CpuMeter(ctx.product, ctx.database)
     real = load.concurrent(ctx.product.port, "POST", "/api/v1/referrals", auth, INTAKE_BODY, run,
                            seconds=ctx.seconds)
+    real_cpu = meter.per_request(real.requests)
     with pgload.connect(ctx.url, autocommit=True) as conn:
         stored = conn.execute("SELECT count(*) FROM referrals WHERE program_id = %s AND "
                               "referee_email LIKE %s", (ctx.scenario.program_id,
@@ -87,7 +96,21 @@ def intake(ctx: Ctx) -> list[Figure]:
                "p99 < 50 ms", f"bare {bare.p50_ms:.1f} / {bare.p99_ms:.1f} ms",
                f"{real.p99_ms / bare.p99_ms:.1f}× (p99)" if bare.p99_ms else "",
                real.p99_ms < 50 and real.errors == 0),
+        cpu_budget(real_cpu, bare_cpu),
     ]
+
+
+def cpu_budget(real: dict[str, float], bare: dict[str, float]) -> Figure:
+    """Where a referral's CPU goes under load, against what the throughput target allows."""
+    cores = os.cpu_count() or 1
+    total, bare_total = sum(real.values()), sum(bare.values())
+    parts = ", ".join(f"{name} {value:.2f} ms" for name, value in real.items())
+    note = (f"{parts}; at {total:.1f} ms of CPU per referral {cores} cores serve at most "
+            f"{cores * 1000 / total:,.0f}/s whatever the concurrency; bare endpoint: " +
+            ", ".join(f"{name} {value:.2f} ms" for name, value in bare.items()))
+    return Figure("intake CPU per referral, all processes", f"{total:.1f} ms",
+                  f"≤ {cores} ms (1,000/s on {cores} cores)", f"bare {bare_total:.2f} ms",
+                  f"{total / bare_total:.1f}×" if bare_total else "", None, note)
 
 
 def _bare_floor(ctx: Ctx, count: int) -> load.Timings:

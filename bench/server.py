@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -31,6 +32,59 @@ def proc_status(pid: int) -> dict[str, int]:
     except FileNotFoundError:
         pass
     return values
+
+
+def _cpu_of(stat: str) -> float:
+    """utime + stime of a /proc/<pid>/stat line, in seconds (fields follow the last ')')."""
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _other_database(entry: Path, database: str) -> bool:
+    """Whether a postgres process is a backend of another database: its title reads
+    "postgres: <cluster>: <user> <database> <host>(<port>) <state>" (background processes
+    such as the WAL writer serve every database and are counted)."""
+    title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    words = title.split(": ")[-1].split()
+    return len(words) >= 3 and ("(" in words[2] or words[2] == "[local]") and words[1] != database
+
+
+def cpu_by_process(pids: list[int], names: tuple[str, ...], database: str) -> dict[str, float]:
+    """CPU seconds used so far by `pids` (as "app") and by every process named in `names`
+    (PostgreSQL, but not other databases' backends; Redis), read from /proc; the load tool
+    is a waited-for child."""
+    used = dict.fromkeys(("app", *names, "load tool"), 0.0)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+            if int(entry.name) in pids:
+                used["app"] += _cpu_of((entry / "stat").read_text())
+            elif comm in names and not (comm == "postgres" and _other_database(entry, database)):
+                used[comm] += _cpu_of((entry / "stat").read_text())
+        except (OSError, ValueError, IndexError):
+            continue  # the process ended meanwhile
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used["load tool"] = children.ru_utime + children.ru_stime
+    return used
+
+
+class CpuMeter:
+    """Where the machine's CPU went during a load: the app's workers, the database, Redis
+    and the load tool, per request (processes that ended meanwhile are not counted)."""
+
+    NAMES = ("postgres", "redis-server")
+
+    def __init__(self, server: Gunicorn, database: str):
+        self.pids, self.database = server.worker_pids(), database
+        self.before = cpu_by_process(self.pids, self.NAMES, database)
+
+    def per_request(self, requests: int) -> dict[str, float]:
+        """CPU milliseconds per request of each part since the meter was made."""
+        after = cpu_by_process(self.pids, self.NAMES, self.database)
+        return {name: (after[name] - self.before[name]) * 1000 / max(requests, 1)
+                for name in after}
 
 
 class Gunicorn:

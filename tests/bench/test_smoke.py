@@ -1,0 +1,38 @@
+"""`make bench-smoke` end to end (10,000 leads, short loads): it keeps working, not how fast."""
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from tests import services
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_bench_smoke_measures_every_figure():
+    url = services.postgres_url()
+    if url is None:
+        pytest.skip("PostgreSQL not reachable (TEST_DATABASE_URL): the benchmark needs it")
+    # The benchmark's own database on the test server, never the suite's `test` database.
+    database = urlunsplit(urlsplit(url)._replace(path="/interlock_bench_smoke"))
+    env = dict(os.environ, BENCH_DATABASE_URL=database, PYTHONUNBUFFERED="1")
+    done = subprocess.run([sys.executable, "bench/run.py", "--smoke", "--seconds", "1"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    table = (ROOT / "bench" / "results" / "latest-smoke.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line]
+    names = [row.split("|")[1].strip() for row in rows[1:]]
+    for figure in ("intake POST /api/v1/referrals, 32 conns", "intake CPU per referral, "
+                   "all processes", "queue page GET /queue/ p95", "interlock pack page (2 years)",
+                   "web worker RSS after the run"):
+        assert figure in names, names
+    # Every figure was measured: none failed, none is missing a part of the app.
+    assert not [row for row in rows if "error:" in row or "n/a" in row], table
+    # The CPU accounting saw the app and the database do the intake's work.
+    cpu = re.search(r"intake CPU per referral, all processes\*\*: app ([\d.]+) ms, "
+                    r"postgres ([\d.]+) ms", table)
+    assert cpu and float(cpu[1]) > 0 and float(cpu[2]) > 0, table
