@@ -28,14 +28,9 @@ def require(action: str, obj=None, missing: str = "Not found."):
     return obj
 
 
-class PageArgs(Schema):
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=1_000_000))
-    per_page = ma.fields.Integer(load_default=25, validate=ma.validate.Range(min=1, max=200))
-
-
 def page_schema(item_schema, name: str):
     """A schema for the contract's paginated list: items, page, per_page, total."""
-    return ma.Schema.from_dict({
+    return Schema.from_dict({
         "items": ma.fields.List(ma.fields.Nested(item_schema)),
         "page": ma.fields.Integer(),
         "per_page": ma.fields.Integer(),

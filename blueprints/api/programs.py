@@ -2,10 +2,11 @@
 from flask import current_app, jsonify, request, url_for
 from flask_smorest import Blueprint
 
-from blueprints.api.base import PageArgs, caller, found, page_schema, require
+from blueprints.api.base import caller, found, page_schema, require
 from referral_app.extensions import db
 from referral_app.models import Program
 from referral_app.policy import may
+from referral_app.schemas import PageArgs
 from referral_app.schemas.programs import ProgramIn, ProgramOut, ProgramPatch
 from referral_app.services import programs
 from referral_app.services.codes import code_for

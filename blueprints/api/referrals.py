@@ -3,7 +3,6 @@ from flask import jsonify, request
 from flask_smorest import Blueprint
 
 from blueprints.api.base import (
-    PageArgs,
     caller,
     found,
     page_schema,
@@ -15,6 +14,7 @@ from referral_app.errors import DomainError
 from referral_app.extensions import db
 from referral_app.models import Referral
 from referral_app.models.base import utcnow
+from referral_app.schemas import PageArgs
 from referral_app.schemas.referrals import ReferralCreatedOut, ReferralIn, ReferralOut
 from referral_app.services import idempotency, intake, referral_status
 

@@ -20,3 +20,10 @@ class Schema(ma.Schema):
                 errors[field.data_key or name] = [f"Must be between {-MAX_INT} and {MAX_INT}."]
         if errors:
             raise ma.ValidationError(errors)
+
+
+class PageArgs(Schema):
+    """?page=&per_page= of every paginated list (a list's filters derive from it)."""
+
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=1_000_000))
+    per_page = ma.fields.Integer(load_default=25, validate=ma.validate.Range(min=1, max=200))

@@ -3,7 +3,7 @@ from marshmallow import fields, validate
 
 from referral_app.models import Lead
 from referral_app.models.lead import ATTEMPT_CHANNELS, ATTEMPT_OUTCOMES, OPEN_STAGES
-from referral_app.schemas import Schema
+from referral_app.schemas import PageArgs, Schema
 
 POSITIVE = validate.Range(min=0, min_inclusive=False, max=10**12, max_inclusive=False)
 
@@ -98,9 +98,7 @@ class LeadCloseIn(Schema):
     note = fields.String(load_default="", validate=validate.Length(max=4000))
 
 
-class LeadQueueArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=25, validate=validate.Range(min=1, max=200))
+class LeadQueueArgs(PageArgs):
     program = fields.String(load_default=None, metadata={"description": "A program's slug."})
     stage = fields.String(load_default=None, validate=validate.OneOf(OPEN_STAGES))
 

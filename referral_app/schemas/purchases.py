@@ -5,7 +5,7 @@ from decimal import Decimal
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from referral_app.schemas import Schema
+from referral_app.schemas import PageArgs, Schema
 from referral_app.services.currencies import is_currency
 
 MAX_AMOUNT = Decimal("999999999999.99")  # Numeric(14, 2)
@@ -70,7 +70,5 @@ class RefundIn(Schema):
         "description": "When the money went back; now when omitted."})
 
 
-class PurchaseListArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=25, validate=validate.Range(min=1, max=200))
+class PurchaseListArgs(PageArgs):
     status = fields.String(load_default=None, validate=validate.OneOf(["unmatched", "matched"]))

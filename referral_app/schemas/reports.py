@@ -125,7 +125,7 @@ class BoardPairOut(Schema):
     bottom = ma.fields.List(ma.fields.Nested(EntryOut))
 
 
-MeasuresOut = ma.Schema.from_dict(
+MeasuresOut = Schema.from_dict(
     {m: ma.fields.Nested(BoardPairOut) for m in MEASURES}, name="LeaderboardMeasures")
 
 

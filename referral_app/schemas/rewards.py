@@ -3,7 +3,7 @@ from marshmallow import fields, validate
 
 from referral_app.models.program import REWARD_SIDES, REWARD_TRIGGERS
 from referral_app.models.reward import REWARD_STATUSES
-from referral_app.schemas import Schema
+from referral_app.schemas import PageArgs, Schema
 
 
 class RewardOut(Schema):
@@ -32,9 +32,7 @@ class RewardOut(Schema):
     issued_at = fields.AwareDateTime(allow_none=True)
 
 
-class RewardListArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=25, validate=validate.Range(min=1, max=200))
+class RewardListArgs(PageArgs):
     status = fields.String(load_default=None, validate=validate.OneOf(REWARD_STATUSES))
     side = fields.String(load_default=None, validate=validate.OneOf(REWARD_SIDES))
     trigger = fields.String(load_default=None, validate=validate.OneOf(REWARD_TRIGGERS))
