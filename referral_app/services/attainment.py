@@ -17,7 +17,8 @@ from referral_app.models.base import utcnow
 from referral_app.services.notify import notify
 from referral_app.services.reports import Period, sla_report
 from referral_app.services.reports.periods import next_month
-from referral_app.services.reports.sla_report import CLOCK_KINDS, ClockStats
+from referral_app.services.reports.sla_measures import CLOCK_KINDS
+from referral_app.services.reports.sla_report import ClockStats
 
 
 @dataclass

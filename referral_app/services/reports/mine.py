@@ -13,8 +13,13 @@ from referral_app.models import SlaClock
 from referral_app.services.reports.common import calendars, fast_reads, rate
 from referral_app.services.reports.funnel import StageCounts, stage_counts
 from referral_app.services.reports.periods import Bucket
-from referral_app.services.reports.sla_measures import Layout, attempt_timing, clock_outcomes
-from referral_app.services.reports.sla_report import CLOCK_KINDS, ClockStats
+from referral_app.services.reports.sla_measures import (
+    CLOCK_KINDS,
+    Layout,
+    attempt_timing,
+    clock_outcomes,
+)
+from referral_app.services.reports.sla_report import ClockStats
 
 RECENT_BREACHES = 20
 

@@ -24,6 +24,7 @@ from referral_app.services.reports.business_time import band_of, seconds_of
 from referral_app.services.reports.common import calendars, fast_reads
 from referral_app.services.reports.periods import Bucket, local_midnight, product_zones
 from referral_app.services.reports.sla_measures import (
+    CLOCK_KINDS,
     SPEED_EDGES,
     Layout,
     clock_outcomes,
@@ -36,7 +37,6 @@ from referral_app.services.reports.sla_measures import (
 # exceed models.lead.TOUCH_AGAIN_AFTER (a lead touched that recently is not re-stamped).
 IN_FLIGHT = timedelta(minutes=5)
 CHUNK_DAYS = 31  # days per statement: each day is one branch of the bucket CASE
-CLOCK_KINDS = ("first_attempt", "attempt_limit", "decision")
 
 
 def pack(values, ordered: bool = True) -> bytes:

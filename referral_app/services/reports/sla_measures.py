@@ -27,6 +27,8 @@ from referral_app.models.sla import UNMEASURED
 from referral_app.services.reports.business_time import summarise
 from referral_app.services.reports.common import bucket_of, count_if, flag
 
+# The reports' order of the clock kinds: day roll-ups store their sums packed in this order.
+CLOCK_KINDS = ("first_attempt", "attempt_limit", "decision")
 SPEED_EDGES = (3600, 5 * 3600, 24 * 3600)  # business seconds: <1 h, 1–5 h, 5–24 h, 24 h+
 
 

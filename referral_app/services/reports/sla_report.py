@@ -21,13 +21,13 @@ from referral_app.services.reports.common import (
 )
 from referral_app.services.reports.periods import product_zones
 from referral_app.services.reports.sla_measures import (
+    CLOCK_KINDS,
     Layout,
     attempt_timing,
     clock_outcomes,
     marketing,
 )
 
-CLOCK_KINDS = ("first_attempt", "attempt_limit", "decision")
 TREND_MONTHS = 6
 
 
