@@ -27,8 +27,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from rq import SimpleWorker, Worker
-
 if __package__ in (None, ""):  # run as a script: make `bench` and the app importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -37,40 +35,10 @@ from bench import soak_checks as checks  # noqa: E402
 from bench.server import HOST, ROOT, Gunicorn  # noqa: E402
 from bench.soak_chaos import Chaos  # noqa: E402
 from bench.soak_processes import Process, log, redis_ping, wait_for  # noqa: E402
-from referral_app.runtime import MAINTENANCE  # noqa: E402
+from referral_app.runtime import MAINTENANCE, WORKER_CLASS  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/interlock_soak"
 RUSH_EVERY = 10
-
-
-def _preload() -> None:
-    """Import the job modules and build the app once, in the worker process itself."""
-    from referral_app.jobs import base, lead_events, notifications, recovery, rewards, sla  # noqa: F401
-
-    base._app()
-
-
-class PreloadingWorker(Worker):
-    """RQ's forking worker with the app built before the fork (in the parent, once).
-
-    The plain worker imports the app and builds it in every work-horse: about a second per
-    job, far slower than the jobs themselves. Forking semantics (a work-horse killed mid-job is
-    noticed by its parent and the job retried) are kept. Used with --forking.
-    """
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        _preload()
-
-
-class PreloadedSimpleWorker(SimpleWorker):
-    """A worker that runs jobs in its own process, on one app and its connection pool (the
-    default: a fork and a new database connection per job cost more than most jobs). Killed
-    mid-job, its job is abandoned and retried by RQ's registry cleanup."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        _preload()
 
 
 def reset_database(url: str) -> None:
@@ -216,9 +184,10 @@ def main(argv=None) -> int:
     redis = Process("redis", ["redis-server", "--port", str(args.redis_port), "--bind", HOST,
                               "--dir", str(folder), "--appendonly", "yes", "--save", "",
                               "--protected-mode", "yes"], env, folder / "redis.log")
-    worker_class = "bench.soak." + ("PreloadingWorker" if args.forking else "PreloadedSimpleWorker")
+    worker_class = ["--worker-class", "referral_app.jobs.worker.InterlockForkingWorker"] \
+        if args.forking else WORKER_CLASS
     workers = [Process(f"worker{n}", [str(bindir / "rq"), "worker", "--with-scheduler",
-                                      *MAINTENANCE, "--worker-class", worker_class,
+                                      *MAINTENANCE, *worker_class,
                                       "--url", redis_url, "--logging_level", "WARNING", *checks.QUEUES],
                        env, folder / f"worker{n}.log") for n in (1, 2)]
     cron = Process("cron", [str(bindir / "rq"), "cron", "--url", redis_url,
@@ -265,8 +234,8 @@ def main(argv=None) -> int:
         for proc in (*workers, cron):
             proc.stop()
         moved = checks.run_pending_retries(redis_url)
-        bursts = [Process(f"burst{n}", [str(bindir / "rq"), "worker", "--burst", "--worker-class",
-                                        worker_class, "--url", redis_url, "--logging_level",
+        bursts = [Process(f"burst{n}", [str(bindir / "rq"), "worker", "--burst", *worker_class,
+                                        "--url", redis_url, "--logging_level",
                                         "WARNING", *checks.QUEUES], env, folder / f"burst{n}.log")
                   for n in (1, 2)]
         for proc in bursts:

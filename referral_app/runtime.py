@@ -12,6 +12,8 @@ from referral_app.jobs.queues import worker_queue_names
 # RQ restarts a scheduler that died (a Redis outage kills it) only at its maintenance
 # check, every 10 minutes by default: scheduled retries and due-time jobs would wait that long.
 MAINTENANCE = ["--maintenance-interval", "60"]
+# The app built once per worker process rather than in every job's work-horse.
+WORKER_CLASS = ["--worker-class", "referral_app.jobs.worker.InterlockWorker"]
 
 
 def commands(app, port: int, host: str, workers: int, redis_url: str) -> dict[str, list[str]]:
@@ -22,7 +24,7 @@ def commands(app, port: int, host: str, workers: int, redis_url: str) -> dict[st
     procs = {"web": [sys.executable, "-m", "flask", "--app", "wsgi", "run", "--host", host,
                      "--port", str(port), "--no-reload"]}
     for n in range(workers):
-        procs[f"worker{n + 1}"] = [rq, "worker", "--with-scheduler", *MAINTENANCE, "--url",
+        procs[f"worker{n + 1}"] = [rq, "worker", "--with-scheduler", *MAINTENANCE, *WORKER_CLASS, "--url",
                                    redis_url, "--name", f"interlock-{os.getpid()}-{n + 1}",
                                    *queues]
     procs["cron"] = [rq, "cron", "--url", redis_url, "referral_app.jobs.cron"]

@@ -85,3 +85,4 @@ def test_workers_restart_a_dead_scheduler_within_a_minute(app):
         args = procs[name]
         assert "--with-scheduler" in args
         assert args[args.index("--maintenance-interval") + 1] == "60"
+        assert args[args.index("--worker-class") + 1] == "referral_app.jobs.worker.InterlockWorker"
