@@ -23,7 +23,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `bench` and the app importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import figures, figures_db, pgload, report, scenario  # noqa: E402
+from bench import figures, figures_db, figures_jobs, pgload, report, scenario  # noqa: E402
 from bench.generate import GENERATOR_VERSION, read_meta, schema_fingerprint  # noqa: E402
 from bench.server import ROOT, Gunicorn  # noqa: E402
 
@@ -32,7 +32,7 @@ SMOKE_LEADS = 10_000
 # Reports go last: a report the client gave up on keeps its worker and the database busy.
 FIGURES = {"calendar": figures.calendar, "intake": figures.intake, "queue": figures.queue,
            "sweep": figures_db.sweep, "export": figures_db.export, "rollup": figures_db.roll_up,
-           "reports": figures.reports,
+           "jobs": figures_jobs.jobs, "reports": figures.reports,
            "rss": figures.rss}
 
 

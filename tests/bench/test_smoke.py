@@ -28,10 +28,12 @@ def test_bench_smoke_measures_every_figure():
     names = [row.split("|")[1].strip() for row in rows[1:]]
     for figure in ("intake POST /api/v1/referrals, 32 conns", "intake CPU per referral, "
                    "all processes", "queue page GET /queue/ p95", "interlock pack page (2 years)",
-                   "web worker RSS after the run"):
+                   "rewards job on the worker, CPU per job", "web worker RSS after the run"):
         assert figure in names, names
     # Every figure was measured: none failed, none is missing a part of the app.
     assert not [row for row in rows if "error:" in row or "n/a" in row], table
+    # Every rewards job ran, on both workers.
+    assert "MISSED" not in next(row for row in rows if "rewards job" in row), table
     # The CPU accounting saw the app and the database do the intake's work.
     cpu = re.search(r"intake CPU per referral, all processes\*\*: app ([\d.]+) ms, "
                     r"postgres ([\d.]+) ms", table)

@@ -111,6 +111,10 @@ def stage_counts(period, group_by=(), program_id=None, product=None,
     measures += [count_if(per_lead.c[f"entered_{stage}"] == 1) for stage in MAIN_PATH + SIDE_EXITS]
     measures.append(func.sum(func.coalesce(per_lead.c.amount, 0)).filter(per_lead.c.depth == 4))
     stmt = select(*keys, *measures).group_by(*keys)
+    if buckets:
+        # The buckets need not be contiguous (the days a roll-up pass redoes): leads of the
+        # days between them are in the period but in no bucket.
+        stmt = stmt.where(per_lead.c.bucket.is_not(None))
     out = {}
     for row in db.session.execute(stmt):
         key, values = tuple(row[: len(keys)]), row[len(keys):]
