@@ -3,6 +3,8 @@ import os
 import secrets
 from pathlib import Path
 
+from referral_app import replica
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -41,6 +43,9 @@ def from_environment() -> dict:
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(
             env.get("DATABASE_URL") or f"sqlite:///{folder / 'interlock.db'}"
         ),
+        # Report reads go to this replica when set (referral_app.replica).
+        "SQLALCHEMY_BINDS": replica.binds(normalise_database_url(
+            env.get("REPORTS_DATABASE_URL", ""))),
         # None means: use the embedded Redis that `flask up` starts (see jobs.connection).
         "REDIS_URL": env.get("REDIS_URL") or None,
         "QUEUE_PREFIX": env.get("QUEUE_PREFIX", ""),

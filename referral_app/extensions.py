@@ -10,6 +10,8 @@ from flask_wtf import CSRFProtect
 from sqlalchemy import Engine, MetaData, event
 from sqlalchemy.orm import DeclarativeBase
 
+from referral_app.replica import RoutingSession
+
 
 class Base(DeclarativeBase):
     # Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
@@ -67,7 +69,8 @@ class _LazyDbGroup(click.Group):
         return commands.make_context(info_name, args, parent=parent, **extra)
 
 
-db = SQLAlchemy(model_class=Base)
+# Reports may read from a replica (REPORTS_DATABASE_URL): see referral_app.replica.
+db = SQLAlchemy(model_class=Base, session_options={"class_": RoutingSession})
 migrate = LazyMigrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

@@ -4,6 +4,7 @@ from flask_smorest import Blueprint
 from blueprints.api.base import require
 from referral_app.errors import ValidationFailed
 from referral_app.models.base import utcnow
+from referral_app.replica import read_from_replica
 from referral_app.schemas.reports import (
     FunnelArgs,
     FunnelOut,
@@ -18,6 +19,12 @@ from referral_app.services.reports.common import program_by_slug
 blp = Blueprint("reports_api", __name__,
                 description="Reports for marketing and sales managers. Dates are inclusive, "
                             "in the zone of the product's SLA agreement.")
+
+
+@blp.before_request
+def reads_from_replica():
+    """Report reads go to the replica when there is one (the caller was read already)."""
+    read_from_replica()
 
 
 def _period(args, product=None):

@@ -14,6 +14,7 @@ from referral_app.errors import Conflict, ValidationFailed
 from referral_app.extensions import db
 from referral_app.models import InterlockNote
 from referral_app.models.base import utcnow
+from referral_app.replica import from_primary
 from referral_app.services.reports.funnel import Funnel, funnel
 from referral_app.services.reports.leaderboards import Leaderboards, leaderboards
 from referral_app.services.reports.rejections import Rejections, rejections
@@ -42,11 +43,14 @@ def interlock_pack(period, now: datetime, min_volume: int | None = None) -> Pack
 
 
 def note_for(period, lock: bool = False) -> InterlockNote | None:
+    """The period's notes, from the primary even where the figures come from a replica:
+    whoever just saved them sees them at once."""
     stmt = select(InterlockNote).where(InterlockNote.period_from == period.start,
                                        InterlockNote.period_to == period.end)
     if lock:
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    return db.session.scalar(stmt)
+    with from_primary():
+        return db.session.scalar(stmt)
 
 
 def version_of(note: InterlockNote | None) -> int:
