@@ -10,6 +10,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def lower_email(value):
+    """E-mails are stored lower-cased (the models' @validates): equality, and so the column's
+    index, is the case-insensitive match every lookup wants."""
+    return value.strip().lower() if isinstance(value, str) else value
+
+
 class UTCDateTime(TypeDecorator):
     """Stored as UTC; always read back as an aware UTC datetime (SQLite drops the zone)."""
 

@@ -3,10 +3,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import ForeignKey, Index, String, event, inspect, select, text, update
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, validates
 
 from referral_app.extensions import db
-from referral_app.models.base import MONEY, JSONType, UTCDateTime, utcnow
+from referral_app.models.base import MONEY, JSONType, UTCDateTime, lower_email, utcnow
 from referral_app.models.purchase import Purchase
 from referral_app.models.reward import Reward
 from referral_app.models.sla import SlaClock
@@ -49,6 +49,11 @@ class Lead(db.Model):
     # Set to the email while the lead is open, NULL once closed: a unique column that
     # makes "one open lead per email" a database constraint, safe under concurrency.
     open_email: Mapped[str | None] = mapped_column(String(254), unique=True)
+
+    @validates("email", "open_email")
+    def _lowered(self, key, value):
+        return lower_email(value)
+
     score: Mapped[int] = mapped_column(default=0)
     score_rules: Mapped[list] = mapped_column(JSONType, default=list)
     sql_checklist: Mapped[list] = mapped_column(JSONType, default=list)

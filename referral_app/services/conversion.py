@@ -110,14 +110,14 @@ def find_referral(purchase: Purchase) -> tuple[Referral | None, str | None]:
         if referral is not None:
             return referral, "code"
     email = purchase.email.lower()
-    found = _in_window(select(Referral).where(func.lower(Referral.referee_email) == email),
-                       purchase)
+    # Referee e-mails are stored lower-cased: equality uses the index, lower() would not.
+    found = _in_window(select(Referral).where(Referral.referee_email == email), purchase)
     if found:
         return found[0], "email"
     domain = _domain(email)
     if domain and domain not in FREE_MAIL_DOMAINS:
         found = _in_window(select(Referral).where(
-            func.lower(Referral.referee_email).endswith("@" + domain, autoescape=True)), purchase)
+            Referral.referee_email.endswith("@" + domain, autoescape=True)), purchase)
         if found:
             return found[0], "domain"
     return None, None
@@ -208,8 +208,8 @@ def suggestions(purchase: Purchase, limit: int = 3) -> list[Referral]:
     """Referrals marketing may want for a manual match: same e-mail or company, any time."""
     email = purchase.email.lower()
     domain = _domain(email)
-    same = func.lower(Referral.referee_email) == email
+    same = Referral.referee_email == email
     if domain not in FREE_MAIL_DOMAINS:
-        same = or_(same, func.lower(Referral.referee_email).endswith("@" + domain, autoescape=True))
+        same = or_(same, Referral.referee_email.endswith("@" + domain, autoescape=True))
     return list(db.session.scalars(select(Referral).where(same)
                                    .order_by(Referral.created_at.desc()).limit(limit)))

@@ -74,13 +74,15 @@ def hold_reasons(referral: Referral, purchase: Purchase | None = None) -> list[s
 
 
 def _already_customer(referral: Referral) -> bool:
+    # E-mails are stored lower-cased (intake, users, purchases): plain equality uses their
+    # indexes, where lower(column) read the whole table (~0.3 s a referral at 1M leads).
     email = referral.referee_email.strip().lower()
     customer = db.session.scalar(select(User.id).where(
-        func.lower(User.email) == email, User.role == "referrer", User.kind == "customer"))
+        User.email == email, User.role == "referrer", User.kind == "customer"))
     if customer is not None:
         return True
     won_before = db.session.scalar(select(Lead.id).where(
-        func.lower(Lead.email) == email, Lead.stage == "won", Lead.referral_id != referral.id,
+        Lead.email == email, Lead.stage == "won", Lead.referral_id != referral.id,
         Lead.closed_at < referral.created_at).limit(1))
     return won_before is not None
 
@@ -102,7 +104,7 @@ def shared_referees(referral: Referral, column: str) -> list[str]:
 
 def earlier_purchases(referral: Referral) -> list[Purchase]:
     return list(db.session.scalars(
-        select(Purchase).where(func.lower(Purchase.email) == referral.referee_email.strip().lower(),
+        select(Purchase).where(Purchase.email == referral.referee_email.strip().lower(),
                                Purchase.purchased_at < referral.created_at)
         .order_by(Purchase.purchased_at).limit(5)))
 

@@ -3,9 +3,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import event
 
 from referral_app.models import Purchase
-from referral_app.services import fraud, reward_states, rewards
+from referral_app.services import conversion, fraud, reward_states, rewards
 from tests import factories as f
 from tests.rewards.conftest import rule
 
@@ -88,3 +89,29 @@ def test_intake_holds_carry_over(db, program, referral):
     prog = program(rule())
     ref = referral(prog, f.user(), status="held", hold_reasons=["velocity"])
     assert rewards.fire(ref.id, "won")[0].hold_reasons == ["velocity"]
+
+
+def test_lookups_by_email_compare_the_stored_column(db, program, referral):
+    """The rewards job runs these checks for every referral, and purchase matching for every
+    purchase: `lower(email) = …` could use no index and read whole tables (0.3 s a referral
+    at a million leads). E-mails are stored lower-cased, so the lookups compare the column."""
+    prog = program(rule())
+    ref = referral(prog, f.user(), email="Someone@Corp.example")
+    ref.ip, ref.fingerprint = "203.0.113.9", "device-1"  # the shared-source checks run too
+    assert ref.referee_email == "someone@corp.example" and ref.lead.email == ref.referee_email
+    seen = []
+    engine = db.session.get_bind()
+
+    def capture(conn, cursor, statement, params, context, many):
+        seen.append(" ".join(statement.split()).upper())
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        fraud.hold_reasons(ref)
+        conversion.find_referral(Purchase(email="someone@corp.example", external_id="x",
+                                          purchased_at=ref.created_at + timedelta(days=1)))
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    by_email = [s for s in seen if "EMAIL" in s.partition(" WHERE ")[2]]
+    assert len(by_email) >= 4  # customer, won lead, earlier purchases, the purchase's match
+    assert not [s for s in by_email if "LOWER(" in s.partition(" WHERE ")[2]], by_email
