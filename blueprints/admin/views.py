@@ -10,10 +10,12 @@ from blueprints.admin import bp
 from blueprints.web import roles_required
 from referral_app.errors import DomainError
 from referral_app.extensions import db
-from referral_app.models import ApiToken, Notification, User
+from referral_app.models import ApiToken, Notification
 from referral_app.models.base import utcnow
 from referral_app.models.user import ROLES
 from referral_app.services import auth as accounts
+
+USERS_PER_PAGE = 50
 
 
 class UserForm(FlaskForm):
@@ -48,8 +50,12 @@ def users():
             db.session.commit()
             flash(f"{user.email} can now sign in as {user.role.replace('_', ' ')}.", "success")
             return redirect(url_for("admin.users"))
-    rows = db.session.scalars(select(User).order_by(User.role, User.email)).all()
-    return render_template("admin/users.html", users=rows, form=form)
+    # Bounded: a page past the last shows nothing, not an overflowing OFFSET.
+    page = min(max(request.args.get("page", 1, type=int), 1), 100_000)
+    text, role = request.args.get("q", "").strip()[:100], request.args.get("role", "")
+    rows, total = accounts.find_users(text, role, page, USERS_PER_PAGE)
+    return render_template("admin/users.html", users=rows, form=form, total=total, page=page,
+                           per_page=USERS_PER_PAGE, q=text, role=role, roles=ROLES)
 
 
 @bp.route("/tokens", methods=["GET", "POST"])

@@ -1,7 +1,7 @@
 """Accounts: creation, sign-in with lock-out, API tokens."""
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
 from referral_app.errors import Conflict, ValidationFailed
@@ -87,3 +87,20 @@ def user_for_token(plain: str) -> User | None:
     if token is None or not token.user.active:
         return None
     return token.user
+
+
+def find_users(text: str = "", role: str = "", page: int = 1,
+               per_page: int = 50) -> tuple[list[User], int]:
+    """One page of users (by role, then e-mail) whose e-mail or name contains `text`, of
+    `role` if given; and how many match. There are as many referrers as customers."""
+    query = select(User)
+    text = (text or "").strip().lower()
+    if text:
+        query = query.where(or_(User.email.contains(text, autoescape=True),
+                                func.lower(User.name).contains(text, autoescape=True)))
+    if role in ROLES:
+        query = query.where(User.role == role)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = db.session.scalars(query.order_by(User.role, User.email)
+                              .limit(per_page).offset((page - 1) * per_page)).all()
+    return list(rows), total

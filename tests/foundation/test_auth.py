@@ -110,3 +110,25 @@ def test_admin_pages_need_the_admin_role(client, make_user):
     sign_in(client, make_user("admin"))
     page = client.get("/admin/users")
     assert page.status_code == 200 and b"Add a user" in page.data
+
+
+def test_the_users_page_pages_and_finds(client, db, make_user):
+    # A deployment has as many referrers as customers: the page shows 50 at a time.
+    from referral_app.models import User
+
+    sign_in(client, make_user("admin"))
+    db.session.add_all(User(email=f"cust{n:03}@client.example", name=f"Customer {n}",
+                            role="referrer", kind="customer") for n in range(60))
+    make_user("sales", email="Rita.Rep@Corp.example", name="Rita 100% Rep")
+    db.session.commit()
+    first = client.get("/admin/users", query_string={"role": "referrer"}).get_data(as_text=True)
+    assert first.count("@client.example</td>") == 50 and "60 users found" in first
+    assert "Page 1 of 2" in first and "page=2" in first and "role=referrer" in first
+    second = client.get("/admin/users", query_string={"role": "referrer", "page": 2})
+    assert second.get_data(as_text=True).count("@client.example</td>") == 10
+    found = client.get("/admin/users", query_string={"q": "RITA.rep"}).get_data(as_text=True)
+    assert "rita.rep@corp.example" in found and "1 user found" in found
+    assert "1 user found" in client.get("/admin/users", query_string={"q": "100%"}).get_data(
+        as_text=True)  # a literal %, not a wildcard
+    none = client.get("/admin/users", query_string={"q": "nobody", "page": 10**12})
+    assert none.status_code == 200 and "No user matches." in none.get_data(as_text=True)
