@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import aliased, contains_eager, joinedload
+from sqlalchemy.orm import aliased, contains_eager, joinedload, selectinload
 
 from referral_app.extensions import db
 from referral_app.models import Agreement, Attempt, Lead, Program, Referral, SlaClock, User
@@ -228,7 +228,7 @@ def team_ids(manager: User) -> list[int]:
 def breaches_between(start: datetime, end: datetime, owner_ids=None, limit: int = 200) -> list:
     """(clock, lead) for clocks breached in [start, end), newest first."""
     query = (select(SlaClock, Lead).join(Lead, SlaClock.lead_id == Lead.id)
-             .options(contains_eager(SlaClock.lead))
+             .options(contains_eager(SlaClock.lead), selectinload(Lead.referral))  # the names
              .where(SlaClock.breached_at >= start, SlaClock.breached_at < end)
              .order_by(SlaClock.breached_at.desc()).limit(limit))
     if owner_ids is not None:

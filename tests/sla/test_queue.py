@@ -88,6 +88,30 @@ def test_a_page_costs_the_same_few_statements_whatever_its_size(world, db):
     assert len(counted) == 4, counted
 
 
+def test_todays_breaches_come_with_their_names_in_two_statements(world, db):
+    # The managers' page lists up to 200 of them: one lazy load per row was 200 queries.
+    for i in range(5):
+        world.lead(at=MONDAY_10 + timedelta(minutes=i))
+    db.session.commit()
+    later = MONDAY_10 + timedelta(days=3)
+    assert len(sla.sweep(later)) >= 5
+    db.session.commit()
+    db.session.expire_all()
+    counted = []
+
+    def count(conn, cursor, statement, *args):
+        counted.append(statement)
+
+    db.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        breaches = lead_queue.breaches_between(MONDAY_10, later + timedelta(days=1))
+        names = {lead.referral.referee_name for _, lead in breaches}
+    finally:
+        db.event.remove(db.engine, "before_cursor_execute", count)
+    assert len(breaches) == 5 and len(names) == 5
+    assert len(counted) == 2, counted  # the breaches with their leads, then the referrals
+
+
 def test_api_queue_is_ordered_and_paginated(world, api):
     expected = _world_queue(world)
     with time_machine.travel(NOW, tick=False):
