@@ -23,21 +23,25 @@ def _program_or_404(slug: str) -> Program:
     return program
 
 
-def _share(program: Program) -> dict:
-    code_row = codes.code_for(current_user.id, program.id)
-    link = url_for("intake.landing", code=code_row.code, _external=True)
-    db.session.commit()  # the code is created on first use and kept for good
-    return {"code": code_row.code, "link": link,
-            "texts": messaging.share_texts(program, current_user, link, code_row.code)}
+def _share(program: Program, code: str | None = None) -> dict:
+    if code is None:
+        code = codes.code_for(current_user.id, program.id).code
+        db.session.commit()  # the code is created on first use and kept for good
+    link = url_for("intake.landing", code=code, _external=True)
+    return {"code": code, "link": link,
+            "texts": messaging.share_texts(program, current_user, link, code)}
 
 
 @bp.get("/")
 @roles_required("referral.create")
 def home():
-    cards = []
-    for program in referral_status.open_programs(current_user):
-        cards.append({"program": program, "get_rewards": referral_status.get_rewards(program),
-                      **_share(program)})
+    programs = referral_status.open_programs(current_user)
+    mine, created = codes.codes_for(current_user.id, [p.id for p in programs])
+    if created:  # kept for good; the programs are read again after the commit
+        db.session.commit()
+        programs = referral_status.open_programs(current_user)
+    cards = [{"program": program, "get_rewards": referral_status.get_rewards(program),
+              **_share(program, mine[program.id])} for program in programs]
     return render_template("portal/home.html", cards=cards)
 
 

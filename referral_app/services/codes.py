@@ -39,5 +39,18 @@ def code_for(referrer_id: int, program_id: int) -> ReferralCode:
     raise RuntimeError("could not allocate a unique referral code")
 
 
+def codes_for(referrer_id: int, program_ids: list[int]) -> tuple[dict[int, str], bool]:
+    """The referrer's code for each program (one read; the missing ones created as in
+    code_for), and whether any was created (the caller then commits)."""
+    found = dict(db.session.execute(
+        select(ReferralCode.program_id, ReferralCode.code).where(
+            ReferralCode.referrer_id == referrer_id,
+            ReferralCode.program_id.in_(program_ids))).all()) if program_ids else {}
+    missing = [pid for pid in program_ids if pid not in found]
+    for program_id in missing:
+        found[program_id] = code_for(referrer_id, program_id).code
+    return found, bool(missing)
+
+
 def by_code(code: str) -> ReferralCode | None:
     return db.session.scalar(select(ReferralCode).where(ReferralCode.code == (code or "").upper()))

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from referral_app.models import Referral, RefusedReferral, Reward, RewardRule
+from referral_app.models import Referral, ReferralCode, RefusedReferral, Reward, RewardRule
 from referral_app.services import codes, intake
 from tests import factories as f
 from tests.conftest import sign_in
@@ -32,6 +32,31 @@ def test_home_shows_the_programs_open_to_the_referrers_kind(world, db, client):
     assert "Hi, Carla here: try Widget at http://localhost/r/" + code in page  # name filled in
     assert "20% off" in page and "$100.00" in page and "when they become a customer" in page
     assert 'data-copy="link-' in page and 'data-copy="code-' in page
+
+
+def test_home_reads_every_programs_code_at_once_and_keeps_the_new_ones(world, db, client):
+    for n in range(4):
+        f.program(slug=f"extra-{n}", name=f"Extra {n}")
+    db.session.commit()
+    sign_in(client, world.referrer)
+    assert client.get("/portal/").status_code == 200  # creates the five codes, commits them
+    mine = db.session.scalars(select(ReferralCode).where(
+        ReferralCode.referrer_id == world.referrer.id)).all()
+    assert len(mine) == 5
+    counted = []
+
+    def count(conn, cursor, statement, *args):
+        counted.append(statement)
+
+    db.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        page = client.get("/portal/").get_data(as_text=True)
+    finally:
+        db.event.remove(db.engine, "before_cursor_execute", count)
+    assert all(f"/r/{row.code}" in page for row in mine)  # the same codes, for good
+    # The user, the programs with their rules, the codes: not a few per program (a commit
+    # per card expired every program and rule read before it).
+    assert len(counted) <= 5, counted
 
 
 def test_program_page_has_share_texts_with_copy_buttons(world, db, client):
