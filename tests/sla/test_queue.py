@@ -109,7 +109,8 @@ def test_todays_breaches_come_with_their_names_in_two_statements(world, db):
     finally:
         db.event.remove(db.engine, "before_cursor_execute", count)
     assert len(breaches) == 5 and len(names) == 5
-    assert len(counted) == 2, counted  # the breaches with their leads, then the referrals
+    reads = [s for s in counted if s.lstrip().upper().startswith("SELECT")]  # SQLite: BEGIN too
+    assert len(reads) == 2, counted  # the breaches with their leads, then the referrals
 
 
 def test_api_queue_is_ordered_and_paginated(world, api):
