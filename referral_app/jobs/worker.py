@@ -4,8 +4,8 @@
 Procfile and the systemd units in docs/deploy.md start. The plain `rq worker` forks a
 work-horse per job that imports the job's module and builds the app afresh: about a second of
 CPU per job, so one worker could not follow even one referral a second (each brings a rewards
-job). Measured on 100 rewards jobs (docs/deploy.md): ~10 ms a job with InterlockWorker,
-~50 ms with InterlockForkingWorker.
+job). Measured on 100 rewards jobs (docs/deploy.md): ~16 ms a job with InterlockWorker,
+~70 ms with InterlockForkingWorker.
 
 - InterlockWorker runs each job in the worker's own process, on one app and one connection
   pool (RQ's SimpleWorker). A job over its timeout is interrupted by SIGALRM; a worker killed
