@@ -1,7 +1,9 @@
 """Bulk creation for CSV imports: one batch of checked rows as referrals, leads and events.
 
-On PostgreSQL a batch is three COPYs with ids taken from the sequences up front, which is
-what lets a 100,000-row file import in about a minute or less. The unique `Lead.open_email`
+On PostgreSQL a batch is three COPYs with ids taken from the sequences up front, then its
+qualification and routing in one flush (measured against a million leads: ~2.4 ms of CPU a
+row with routing and clocks, was ~10 ms routed lead by lead; the 100,000-row test file takes
+1–4 minutes on the shared 2-core host, whose speed varies that much). The unique `Lead.open_email`
 still guards against a concurrent intake of the same person: if the batch hits it, the
 batch is rolled back to its SAVEPOINT and redone row by row through `intake.create`, which
 turns the conflict into a duplicate. Elsewhere
@@ -17,8 +19,8 @@ from sqlalchemy.orm import selectinload
 
 from referral_app.errors import Duplicate
 from referral_app.extensions import db
-from referral_app.models import Lead, LeadEvent, MqlDefinition, Referral
-from referral_app.services import assignment, intake, qualification
+from referral_app.models import Lead, LeadEvent, Referral
+from referral_app.services import assignment, intake, qualification, sla, stages
 
 
 def create_many(ctx, accepted: list, at: datetime) -> dict:
@@ -117,25 +119,40 @@ def _copy(table, rows: list[dict]) -> None:
 
 
 def _qualify_and_route(ctx, lead_ids: list[int], at: datetime) -> None:
-    """MQL and routing for the batch's new leads, lead by lead, when there is anything to do.
+    """MQL and routing for the batch's new leads, when there is anything to do: what
+    intake.create does for one lead, built in memory for the whole batch and flushed once
+    (per lead, a flush, a read of its clocks and of the agreement cost ~10 ms at 1M leads).
 
-    Without an MQL definition for the product and without `mql_on_arrival`, `qualify` can
+    Without an MQL definition for the product and without `mql_on_arrival`, `assess` can
     only confirm score 0 and stage new, so it is skipped; without reps nothing is routed.
     """
     program = ctx.program
-    scored = program.mql_on_arrival or db.session.scalar(
-        select(MqlDefinition.id).where(MqlDefinition.product == program.product)) is not None
+    definition = qualification.definition_for(program.product)
+    scored = program.mql_on_arrival or definition is not None
     reps = assignment.reps_in_turn(program.product)
     if not (scored or reps):
         return
+    agreement = sla.agreement_for(program.product) if reps else None
     leads = db.session.scalars(select(Lead).where(Lead.id.in_(lead_ids)).order_by(Lead.id)
                                .options(selectinload(Lead.referral), selectinload(Lead.program)))
+    rows, moves, clocks = [], [], []
     for turn, lead in enumerate(leads):
-        if scored:
-            qualification.qualify(lead)
+        if scored and (mql := qualification.assess(lead, definition, at=at)) is not None:
+            rows.append(mql)
+            moves.append(mql)
         if reps:
             rep = reps[turn % len(reps)]
-            assignment.assign(lead, rep, at)
+            rows.append(assignment.assignment_event(lead, rep.id, at))
             # One instant for the whole batch; the microseconds keep the round-robin order
             # exact for the next batch.
             rep.last_assigned_at = at + timedelta(microseconds=turn)
+            # The clock starts at assignment (a brand-new lead has none yet).
+            lead.agreement = lead.agreement or agreement
+            if lead.agreement is not None:
+                clocks.append(sla.new_clock(lead, "first_attempt", lead.agreement, at))
+    db.session.add_all(rows + clocks)
+    db.session.flush()
+    for mql in moves:
+        stages.enqueue_follow_up(mql)
+    for clock in clocks:
+        sla.schedule(clock)

@@ -89,6 +89,12 @@ def test_imported_leads_are_qualified_routed_and_clocked(world, db, tmp_path):
     rep1, rep2 = (r.id for r in world.reps)
     assert [lead.owner_id for lead in leads] == [rep1, rep2, rep1, rep2, rep1]
     assert count(db, SlaClock) == 5
+    clocks = {c.lead_id: c for c in db.session.scalars(select(SlaClock))}
+    assert all(lead.agreement_id and lead.sla_due_at == clocks[lead.id].due_at
+               and clocks[lead.id].owner_id == lead.owner_id
+               and clocks[lead.id].kind == "first_attempt" for lead in leads)
+    assigned = db.session.scalars(select(LeadEvent).where(LeadEvent.kind == "assign")).all()
+    assert sorted(e.lead_id for e in assigned) == [lead.id for lead in leads]
     # Arrivals need no follow-up: none is left for the recovery job to re-enqueue.
     arrivals = db.session.scalars(select(LeadEvent).where(LeadEvent.to_stage == "new")).all()
     assert len(arrivals) == 5 and all(e.processed_at is not None for e in arrivals)
