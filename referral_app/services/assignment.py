@@ -65,6 +65,17 @@ def assignment_event(lead: Lead, rep_id: int, at: datetime, actor_id: int | None
     return event
 
 
+def first_assignment(lead: Lead, rep_id: int, agreement, at: datetime) -> tuple:
+    """A new lead given to its first rep, unflushed: (the assignment event, the first-attempt
+    clock under `agreement` or None). The clock starts at assignment, never at arrival; the
+    caller adds both, flushes, then `sla.schedule`s the clock."""
+    event = assignment_event(lead, rep_id, at)
+    if agreement is None:
+        return event, None
+    lead.agreement = agreement
+    return event, sla.new_clock(lead, "first_attempt", agreement, at)
+
+
 def assign(lead: Lead, rep: User, at: datetime, actor_id: int | None = None,
            reason: str = "round robin") -> LeadEvent:
     """Give an unassigned lead to `rep` at `at`, record it, and start its SLA clocks."""

@@ -142,14 +142,14 @@ def _qualify_and_route(ctx, lead_ids: list[int], at: datetime) -> None:
             moves.append(mql)
         if reps:
             rep = reps[turn % len(reps)]
-            rows.append(assignment.assignment_event(lead, rep.id, at))
+            event, clock = assignment.first_assignment(lead, rep.id, lead.agreement or agreement,
+                                                       at)
+            rows.append(event)
+            if clock is not None:
+                clocks.append(clock)
             # One instant for the whole batch; the microseconds keep the round-robin order
             # exact for the next batch.
             rep.last_assigned_at = at + timedelta(microseconds=turn)
-            # The clock starts at assignment (a brand-new lead has none yet).
-            lead.agreement = lead.agreement or agreement
-            if lead.agreement is not None:
-                clocks.append(sla.new_clock(lead, "first_attempt", lead.agreement, at))
     db.session.add_all(rows + clocks)
     db.session.flush()
     for mql in moves:

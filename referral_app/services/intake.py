@@ -126,11 +126,8 @@ def create(program: Program, data: dict, *, source: str, referrer: User | None,
         with savepoint():
             rep_id = assignment.claim_next_rep(program.product, at)
             if rep_id is not None:
-                rows.append(assignment.assignment_event(lead, rep_id, at))
-                if agreement is not None:
-                    lead.agreement = agreement
-                    clock = sla.new_clock(lead, "first_attempt", agreement, at)
-                    rows.append(clock)
+                event, clock = assignment.first_assignment(lead, rep_id, agreement, at)
+                rows += [event, clock] if clock is not None else [event]
             db.session.add_all(rows)
             db.session.flush()
     except IntegrityError as exc:
