@@ -23,10 +23,16 @@ def _program_or_404(slug: str) -> Program:
     return program
 
 
-def _share(program: Program, code: str | None = None) -> dict:
-    if code is None:
-        code = codes.code_for(current_user.id, program.id).code
-        db.session.commit()  # the code is created on first use and kept for good
+def _codes(programs: list[Program]) -> tuple[dict[int, str], bool]:
+    """The referrer's code for each program, created on first use and kept for good (then
+    committed, which expires what the session read: the bool says so)."""
+    mine, created = codes.codes_for(current_user.id, [p.id for p in programs])
+    if created:
+        db.session.commit()
+    return mine, created
+
+
+def _share(program: Program, code: str) -> dict:
     link = url_for("intake.landing", code=code, _external=True)
     return {"code": code, "link": link,
             "texts": messaging.share_texts(program, current_user, link, code)}
@@ -36,9 +42,8 @@ def _share(program: Program, code: str | None = None) -> dict:
 @roles_required("referral.create")
 def home():
     programs = referral_status.open_programs(current_user)
-    mine, created = codes.codes_for(current_user.id, [p.id for p in programs])
-    if created:  # kept for good; the programs are read again after the commit
-        db.session.commit()
+    mine, created = _codes(programs)
+    if created:  # read the programs and their rules again at once, not card by card
         programs = referral_status.open_programs(current_user)
     cards = [{"program": program, "get_rewards": referral_status.get_rewards(program),
               **_share(program, mine[program.id])} for program in programs]
@@ -67,7 +72,7 @@ def _refer(slug: str, form_class, template: str):
             return redirect(url_for("portal.referrals"))
     context = {"program": program, "form": form,
                "get_rewards": referral_status.get_rewards(program),
-               **_share(program)}
+               **_share(program, _codes([program])[0][program.id])}
     if isinstance(form, DealForm):
         context["totals"] = referral_status.totals(current_user.id)
     return render_template(template, **context), 422 if form.errors else 200
