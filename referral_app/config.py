@@ -61,6 +61,11 @@ def from_environment() -> dict:
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", str(64 * 1024 * 1024))),
         "MAX_JSON_BYTES": 64 * 1024,
+        # POST /api/v1/referrals: concurrent submissions of a process share one transaction
+        # (blueprints/api/group_commit.py); at most this many, each waiting at most this long.
+        "GROUP_COMMIT": env.get("GROUP_COMMIT", "1") == "1",
+        "GROUP_COMMIT_MAX": int(env.get("GROUP_COMMIT_MAX", "64")),
+        "GROUP_COMMIT_WAIT": float(env.get("GROUP_COMMIT_WAIT", "30")),
         "WTF_CSRF_TIME_LIMIT": None,
         "RATELIMIT_ENABLED": env.get("RATELIMIT_ENABLED", "1") == "1",
         "RATELIMIT_HEADERS_ENABLED": True,

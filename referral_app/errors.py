@@ -49,3 +49,7 @@ class Unauthenticated(DomainError):
 
 class RateLimited(DomainError):
     code, status = "rate_limited", 429
+
+
+class Unavailable(DomainError):
+    code, status = "unavailable", 503

@@ -1,7 +1,10 @@
 """Referrals API: submit a referral (idempotent), list and read them with their lead and rewards."""
-from flask import jsonify, request
+from concurrent.futures import Future
+
+from flask import current_app, jsonify, request
 from flask_smorest import Blueprint
 
+from blueprints.api import group_commit
 from blueprints.api.base import (
     caller,
     found,
@@ -16,7 +19,7 @@ from referral_app.models import Referral
 from referral_app.models.base import utcnow
 from referral_app.schemas import PageArgs
 from referral_app.schemas.referrals import ReferralCreatedOut, ReferralIn, ReferralOut
-from referral_app.services import idempotency, intake, referral_status
+from referral_app.services import idempotency, intake, intake_batch, referral_status
 
 blp = Blueprint("referrals_api", __name__,
                 description="Referrals: one act of referring, its lead and its rewards.")
@@ -32,14 +35,6 @@ def guard():
         return None
     require("referral.create")  # a sales user gets 403, not a 422 about fields
     return replayed_answer()
-
-
-def _error_body(exc: DomainError) -> dict:
-    # The same body blueprints.errors gives, kept to be replayed.
-    body = {"error": {"code": exc.code, "message": exc.message}}
-    if exc.status == 422:
-        body["error"]["fields"] = exc.fields or {}
-    return body
 
 
 def _remember(status: int, body: dict) -> None:
@@ -67,6 +62,14 @@ def create_referral(data: dict):
     """Refer someone to a program (referrers). Send an `Idempotency-Key` header to make
     retries safe: the first answer is replayed for 24 hours."""
     user = caller()
+    if current_app.config["GROUP_COMMIT"]:
+        key = idempotency.check_key(request.headers.get(idempotency.HEADER))
+        return group_commit.writer(current_app._get_current_object()).submit(group_commit.Request(
+            intake_batch.Submission(
+                data["program"], data["referee"], source="api", referrer_id=user.id,
+                note=data["note"], consent=data["consent"], company_size=data["company_size"],
+                deal_value=data["deal_value"], ip=request.remote_addr),
+            user.id, key, idempotency.body_hash(request.get_data()) if key else None, Future()))
     try:
         referral = intake.submit(
             data["program"], data["referee"], source="api", referrer_id=user.id,
@@ -75,12 +78,10 @@ def create_referral(data: dict):
     except DomainError as exc:
         if not intake.is_refusal(exc):
             db.session.rollback()  # a refusal keeps only its record; anything else, nothing
-        _remember(exc.status, _error_body(exc))
+        _remember(exc.status, group_commit.error_body(exc))
         db.session.commit()
         raise
-    body = ReferralCreatedOut().dump({
-        "id": referral.id, "status": referral.status, "code": referral.code.code,
-        "lead": {"id": referral.lead.id, "stage": referral.lead.stage}})
+    body = group_commit.created_body(referral)
     _remember(201, body)
     db.session.commit()
     return body

@@ -1,9 +1,12 @@
 """The decorator every job uses: run inside an app context and own the transaction."""
 import functools
+import logging
+from collections import Counter
 
 from flask import has_app_context
 
 _worker_app = None
+log = logging.getLogger(__name__)
 
 
 def _app():
@@ -45,3 +48,22 @@ def _run(fn, db, args, kwargs):
     except Exception:
         db.session.rollback()
         raise
+
+
+def each(job, ids: list[int], job_id) -> dict[str, int]:
+    """Run an @app_job's work for each id of a group job, each in its own savepoint; how many
+    of each result. An id whose work fails is enqueued alone (its own job id `job_id(id)`
+    and retries) rather than failing, and so re-running, the whole group."""
+    from referral_app.extensions import db
+    from referral_app.jobs.queues import enqueue_after_commit
+
+    results: Counter = Counter()
+    for one in ids:
+        try:
+            with db.session.begin_nested():
+                results[str(job.__wrapped__(one))] += 1
+        except Exception:  # noqa: BLE001  any failure: that one retries alone
+            log.exception("%s(%s) failed in a group; enqueued alone", job.__name__, one)
+            enqueue_after_commit(f"{job.__module__}.{job.__name__}", one, job_id=job_id(one))
+            results["enqueued alone"] += 1
+    return dict(results)

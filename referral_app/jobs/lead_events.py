@@ -1,11 +1,11 @@
 """Follow-ups of a lead's change of stage: rewards, referrer notifications, webhooks."""
 from referral_app.extensions import db
-from referral_app.jobs.base import app_job
+from referral_app.jobs.base import app_job, each
 from referral_app.models import LeadEvent, Referral
 from referral_app.models.base import utcnow
 from referral_app.services import rewards, webhooks
 from referral_app.services.notify import notify
-from referral_app.services.stages import REWARD_TRIGGERS
+from referral_app.services.stages import REWARD_TRIGGERS, stage_job_id
 
 # How the referrer reads each stage: "Jane Doe is now <words>".
 STAGE_WORDS = {
@@ -45,3 +45,9 @@ def stage_changed(event_id: int) -> str:
                      key=f"lead.stage_changed:{event_id}")
     event.processed_at = event.processed_at or utcnow()
     return "ok"
+
+
+@app_job
+def stages_changed(event_ids: list[int]) -> dict[str, int]:
+    """`stage_changed` for a group of events committed together (the API's group commit)."""
+    return each(stage_changed, event_ids, stage_job_id)

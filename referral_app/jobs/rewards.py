@@ -3,10 +3,11 @@ import logging
 
 from referral_app.errors import DomainError
 from referral_app.extensions import db
-from referral_app.jobs.base import app_job
+from referral_app.jobs.base import app_job, each
 from referral_app.models import Referral
 from referral_app.models.base import utcnow
 from referral_app.services import reward_states, rewards, webhooks
+from referral_app.services.intake import submitted_job_id
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,13 @@ def referral_submitted(referral_id: int) -> str:
                      key=f"referral.created:{referral.id}")
     referral.followed_up_at = referral.followed_up_at or utcnow()
     return "ok"
+
+
+@app_job
+def referrals_submitted(referral_ids: list[int]) -> dict[str, int]:
+    """`referral_submitted` for a group of referrals committed together (the API's group
+    commit): one job instead of one per referral, each referral in its own savepoint."""
+    return each(referral_submitted, referral_ids, submitted_job_id)
 
 
 @app_job

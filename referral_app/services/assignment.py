@@ -54,6 +54,20 @@ def reps_in_turn(product: str) -> list[User]:
     return list(db.session.scalars(candidates(product).with_for_update()))
 
 
+def reps_for_turns(product: str, n: int) -> list[User]:
+    """Up to `n` reps for the product's next `n` leads, in round-robin order and row-locked
+    until the caller's transaction ends (a group of API referrals).
+
+    As claim_next_rep: reps a concurrent intake holds are skipped (SKIP LOCKED), so two
+    groups committing at once take different reps instead of one waiting for the other;
+    only when every rep is locked does it wait for the first in line.
+    """
+    query = candidates(product).limit(n)
+    reps = list(db.session.scalars(query.with_for_update(skip_locked=True)))
+    return reps or list(db.session.scalars(
+        query.limit(1).with_for_update().execution_options(populate_existing=True)))
+
+
 def assignment_event(lead: Lead, rep_id: int, at: datetime, actor_id: int | None = None,
                      reason: str = "round robin") -> LeadEvent:
     """The unflushed record of giving an unassigned lead to a rep, with the lead given."""

@@ -10,6 +10,7 @@ rewards follow-up after commit. It flushes; the caller owns the transaction:
   RefusedReferral row: commit to keep that record for marketing, then answer;
 - on anything else, roll back.
 """
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import update
@@ -100,6 +101,49 @@ def create(program: Program, data: dict, *, source: str, referrer: User | None,
     commit and then fails. The SAVEPOINT keeps the caller's transaction usable (so the
     refusal can still be recorded) and undoes the rep's turn with the rest.
     """
+    definition = qualification.definition_for(program.product)
+    agreement = sla.agreement_for(program.product)
+    try:
+        with savepoint():
+            rep_id = assignment.claim_next_rep(program.product, at)
+            new = arrival(program, data, source=source, referrer=referrer, code_row=code_row,
+                          holds=holds, ip=ip, fingerprint=fingerprint, at=at,
+                          definition=definition, agreement=agreement, rep_id=rep_id)
+            db.session.add_all(new.rows)
+            db.session.flush()
+    except IntegrityError as exc:
+        if "open_email" not in str(exc.orig):
+            raise
+        raise Duplicate(checks.DUPLICATE_MESSAGE,
+                        fields={"referee.email": [checks.DUPLICATE_MESSAGE]}) from None
+    new.follow_up()
+    return new.referral
+
+
+@dataclass
+class Arrival:
+    """A new referral's unflushed rows: the referral and lead first, then the events and the
+    first-attempt clock; `follow_up()` after the flush enqueues what hangs off them."""
+    referral: Referral
+    rows: list
+    mql: object | None = None
+    clock: object | None = None
+
+    def follow_up(self) -> None:
+        if self.mql is not None:
+            stages.enqueue_follow_up(self.mql)
+        if self.clock is not None:
+            sla.schedule(self.clock)
+
+
+def arrival(program: Program, data: dict, *, source: str, referrer: User | None,
+            code_row: ReferralCode | None, holds: list[str], ip: str | None,
+            fingerprint: str | None, at: datetime, definition, agreement,
+            rep_id: int | None) -> Arrival:
+    """What arrives with one referral, built in memory and not added to the session: the
+    referral, its lead, the arrival event, the move to mql when it qualifies under
+    `definition`, and, given the rep whose turn it is, the assignment with its first-attempt
+    clock under `agreement`."""
     referee = data["referee"]
     referral = Referral(
         program=program, referrer=referrer, code=code_row, source=source,
@@ -116,30 +160,14 @@ def create(program: Program, data: dict, *, source: str, referrer: User | None,
     # The actor is whoever sent it: the referrer in the portal or API; the referee on the
     # landing and marketing's import have no referrer action behind them.
     actor = referrer.id if referrer is not None and source in ("portal", "api") else None
-    rows = [referral, lead, stages.arrival_event(lead, actor, at, source)]
-    mql = qualification.assess(lead, qualification.definition_for(program.product), at=at)
-    if mql is not None:
-        rows.append(mql)
-    agreement = sla.agreement_for(program.product)
-    clock = None
-    try:
-        with savepoint():
-            rep_id = assignment.claim_next_rep(program.product, at)
-            if rep_id is not None:
-                event, clock = assignment.first_assignment(lead, rep_id, agreement, at)
-                rows += [event, clock] if clock is not None else [event]
-            db.session.add_all(rows)
-            db.session.flush()
-    except IntegrityError as exc:
-        if "open_email" not in str(exc.orig):
-            raise
-        raise Duplicate(checks.DUPLICATE_MESSAGE,
-                        fields={"referee.email": [checks.DUPLICATE_MESSAGE]}) from None
-    if mql is not None:
-        stages.enqueue_follow_up(mql)
-    if clock is not None:
-        sla.schedule(clock)
-    return referral
+    new = Arrival(referral, [referral, lead, stages.arrival_event(lead, actor, at, source)])
+    new.mql = qualification.assess(lead, definition, at=at)
+    if new.mql is not None:
+        new.rows.append(new.mql)
+    if rep_id is not None:
+        event, new.clock = assignment.first_assignment(lead, rep_id, agreement, at)
+        new.rows += [event, new.clock] if new.clock is not None else [event]
+    return new
 
 
 def savepoint():

@@ -1,0 +1,165 @@
+"""Group commit for POST /api/v1/referrals: concurrent submissions share one transaction.
+
+Alone, a referral costs about a dozen statements and a commit, and the ORM's work per
+statement is most of intake's CPU. Under load many requests are in flight at once in each
+gunicorn process, so they are handed to one writer thread per process, which takes every
+submission waiting, runs them through `intake_batch.submit_many` (a few statements for the
+group), stores each request's Idempotency-Key answer and commits once. Each request still
+gets its own answer, only after the commit that made it durable, exactly what it would have
+got alone: a lone request is a group of one, so nothing waits for company.
+
+If a group fails as a whole (an unexpected error, not a refusal), it is rolled back and each
+submission is retried as a group of one, so one bad submission never costs the others.
+A request that waits longer than GROUP_COMMIT_WAIT (the writer is stuck on a lock) gets 503
+and its submission is withdrawn if the writer has not started it yet; a retry with the same
+Idempotency-Key is safe either way.
+"""
+import os
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as WaitedTooLong
+from dataclasses import dataclass
+
+from flask import Flask
+
+from referral_app.errors import DomainError, Unavailable
+from referral_app.extensions import db
+from referral_app.models.base import utcnow
+from referral_app.schemas.referrals import ReferralCreatedOut
+from referral_app.services import idempotency, intake_batch
+
+_starting = threading.Lock()
+
+
+@dataclass
+class Request:
+    """One waiting request: its submission, who sent it and its Idempotency-Key, if any."""
+    submission: intake_batch.Submission
+    user_id: int
+    key: str | None
+    request_hash: str | None
+    future: Future
+
+
+def error_body(exc: DomainError) -> dict:
+    """The body blueprints.errors gives for `exc`, kept to be replayed."""
+    body = {"error": {"code": exc.code, "message": exc.message}}
+    if exc.status == 422:
+        body["error"]["fields"] = exc.fields or {}
+    return body
+
+
+def created_body(referral) -> dict:
+    return ReferralCreatedOut().dump({
+        "id": referral.id, "status": referral.status, "code": referral.code.code,
+        "lead": {"id": referral.lead.id, "stage": referral.lead.stage}})
+
+
+class GroupCommit:
+    """The writer of one process (started on first use, again in a forked child)."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self.largest = app.config["GROUP_COMMIT_MAX"]
+        self.wait = app.config["GROUP_COMMIT_WAIT"]
+        # What it has done, for tests and the benchmark: groups, submissions, writer CPU.
+        self.groups = self.submissions = 0
+        self.cpu_seconds = 0.0
+        self._pid = None
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+
+    def submit(self, request: Request) -> dict:
+        """The 201 body for this request, or raise the DomainError that refused it."""
+        # The request's own reads (its token) are done: give its connection back to the
+        # pool while it waits, or waiting requests could hold every connection the writer needs.
+        db.session.close()
+        self._start()
+        self._queue.put(request)
+        try:
+            return request.future.result(timeout=self.wait)
+        except WaitedTooLong:
+            request.future.cancel()  # withdrawn unless the writer has already begun it
+            raise Unavailable("Intake is busy; retry with the same Idempotency-Key.") from None
+
+    def _start(self) -> None:
+        if self._pid == os.getpid():
+            return
+        with _starting:
+            if self._pid != os.getpid():  # a forked gunicorn worker starts its own writer
+                self._queue = queue.SimpleQueue()
+                threading.Thread(target=self._run, name="intake-group-commit",
+                                 daemon=True).start()
+                self._pid = os.getpid()
+
+    def _run(self) -> None:
+        while True:
+            group = [self._queue.get()]
+            while len(group) < self.largest:
+                try:
+                    group.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            group = [r for r in group if r.future.set_running_or_notify_cancel()]
+            try:
+                began = time.thread_time()
+                self.commit(group)
+                self.cpu_seconds += time.thread_time() - began
+            except BaseException as exc:  # noqa: BLE001  the writer must outlive any error
+                for r in group:
+                    if not r.future.done():
+                        r.future.set_exception(exc)
+
+    def commit(self, group: list[Request]) -> None:
+        """Run the group in one transaction and answer each request (after the commit)."""
+        if not group:
+            return
+        with self.app.app_context():
+            at = utcnow()
+            try:
+                outcomes = intake_batch.submit_many([r.submission for r in group], at)
+                answers = [_answer(r, outcome, at) for r, outcome in zip(group, outcomes,
+                                                                         strict=True)]
+                db.session.commit()
+            except Exception as exc:
+                db.session.rollback()
+                if len(group) == 1:
+                    group[0].future.set_exception(exc)
+                    return
+                failed = exc
+            else:
+                failed = None
+                self.groups, self.submissions = self.groups + 1, self.submissions + len(group)
+        if failed is not None:
+            self.app.logger.warning("intake group of %d failed (%r); each retried alone",
+                                    len(group), failed)
+            for r in group:
+                self.commit([r])
+            return
+        for r, answer in zip(group, answers, strict=True):
+            if isinstance(answer, DomainError):
+                r.future.set_exception(answer)
+            else:
+                r.future.set_result(answer)
+
+
+def _answer(r: Request, outcome, at):
+    """The request's body (or its refusal), its Idempotency-Key answer stored with it."""
+    if isinstance(outcome, DomainError):
+        status, body, answer = outcome.status, error_body(outcome), outcome
+    else:
+        status, body = 201, created_body(outcome)
+        answer = body
+    if r.key:
+        idempotency.remember(r.user_id, r.key, r.request_hash, status, body, at)
+    return answer
+
+
+def writer(app: Flask) -> GroupCommit:
+    """The app's group commit, created once."""
+    found = app.extensions.get("intake_group_commit")
+    if found is None:
+        with _starting:
+            found = app.extensions.setdefault("intake_group_commit", GroupCommit(app))
+    return found
