@@ -45,7 +45,8 @@ def parse(argv):
                         help="default: database interlock_bench (interlock_bench_smoke for --smoke)")
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS))
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (2-4)")
-    parser.add_argument("--threads", type=int, default=4, help="gthread threads per worker")
+    parser.add_argument("--threads", type=int, default=16,
+                        help="gthread threads per worker (as docs/deploy.md)")
     parser.add_argument("--seconds", type=float, default=None, help="length of each load")
     parser.add_argument("--only", nargs="*", choices=list(FIGURES), help="measure only these")
     args = parser.parse_args(argv)

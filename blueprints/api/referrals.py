@@ -58,6 +58,9 @@ def _remember(status: int, body: dict) -> None:
 @blp.alt_response(422, response="UNPROCESSABLE_ENTITY",
                   description="`invalid` with `fields`; `consent_required`; `self_referral`; "
                               "`idempotency_mismatch` (same Idempotency-Key, another body).")
+@blp.alt_response(503, response="SERVICE_UNAVAILABLE",
+                  description="`unavailable`: intake is too busy to answer in time; retry "
+                              "with the same Idempotency-Key.")
 def create_referral(data: dict):
     """Refer someone to a program (referrers). Send an `Idempotency-Key` header to make
     retries safe: the first answer is replayed for 24 hours."""
