@@ -49,30 +49,33 @@ def _other_database(entry: Path, database: str) -> bool:
     return len(words) >= 3 and ("(" in words[2] or words[2] == "[local]") and words[1] != database
 
 
-def cpu_by_process(pids: list[int], names: tuple[str, ...], database: str) -> dict[str, float]:
-    """CPU seconds used so far by `pids` (as "app") and by every process named in `names`
-    (PostgreSQL, but not other databases' backends; Redis), read from /proc; the load tool
-    is a waited-for child."""
-    used = dict.fromkeys(("app", *names, "load tool"), 0.0)
+def cpu_by_process(pids: list[int], names: tuple[str, ...],
+                   database: str) -> dict[tuple[str, int], float]:
+    """CPU seconds used so far by each process, keyed (part, pid): `pids` as "app", every
+    process named in `names` (PostgreSQL, but not other databases' backends; Redis), read
+    from /proc; the load tool (pid 0) is a waited-for child."""
+    used: dict[tuple[str, int], float] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             comm = (entry / "comm").read_text().strip()
             if int(entry.name) in pids:
-                used["app"] += _cpu_of((entry / "stat").read_text())
+                used[("app", int(entry.name))] = _cpu_of((entry / "stat").read_text())
             elif comm in names and not (comm == "postgres" and _other_database(entry, database)):
-                used[comm] += _cpu_of((entry / "stat").read_text())
+                used[(comm, int(entry.name))] = _cpu_of((entry / "stat").read_text())
         except (OSError, ValueError, IndexError):
             continue  # the process ended meanwhile
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    used["load tool"] = children.ru_utime + children.ru_stime
+    used[("load tool", 0)] = children.ru_utime + children.ru_stime
     return used
 
 
 class CpuMeter:
     """Where the machine's CPU went during a load: the app's workers, the database, Redis
-    and the load tool, per request (processes that ended meanwhile are not counted)."""
+    and the load tool, per request. Differenced per process: one that started meanwhile
+    counts from zero, one that ended meanwhile (a database backend closed by the pool) is
+    not counted, rather than subtracting its whole life from the others."""
 
     NAMES = ("postgres", "redis-server")
 
@@ -83,8 +86,10 @@ class CpuMeter:
     def per_request(self, requests: int) -> dict[str, float]:
         """CPU milliseconds per request of each part since the meter was made."""
         after = cpu_by_process(self.pids, self.NAMES, self.database)
-        return {name: (after[name] - self.before[name]) * 1000 / max(requests, 1)
-                for name in after}
+        out = dict.fromkeys(("app", *self.NAMES, "load tool"), 0.0)
+        for (part, pid), seconds in after.items():
+            out[part] += (seconds - self.before.get((part, pid), 0.0)) * 1000 / max(requests, 1)
+        return out
 
 
 class Gunicorn:
