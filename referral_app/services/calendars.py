@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from referral_app.calendar import holiday_countries
 from referral_app.errors import Duplicate, ValidationFailed
 from referral_app.extensions import db
 from referral_app.models import Calendar
@@ -57,10 +58,8 @@ def _holidays(value, errors: dict) -> list[str]:
 
 
 def _country(value, errors: dict) -> str | None:
-    from holidays import list_supported_countries
-
     country = (value or "").strip().upper() or None
-    if country is not None and country not in list_supported_countries():
+    if country is not None and country not in holiday_countries():
         errors["country"] = [f"No public-holiday data for {country!r}; use a code such as US or DE."]
     return country
 
