@@ -86,7 +86,8 @@ def _insert(ctx, accepted: list, at: datetime) -> dict:
             note=data.get("note") or "", consent_at=at, ip=None, fingerprint=None, created_at=at))
         leads.append(dict(
             id=lead_id, referral_id=referral_id, program_id=program.id, product=program.product,
-            stage="new", is_open=True, email=referee["email"], open_email=referee["email"],
+            # What Lead's before_insert copies from the referral on the ORM path.
+            referrer_id=referrer.id if referrer else None, stage="new", is_open=True, email=referee["email"], open_email=referee["email"],
             score=0, score_rules=[], sql_checklist=[], received_at=at, updated_at=at))
         # What stages.arrival_event builds, as one row of a multi-row insert.
         # Processed at once: no follow-up hangs off an arrival (unmarked, the recovery job

@@ -73,3 +73,36 @@ def test_web_processes_do_not_load_alembic(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          check=True)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_0005_fills_in_the_referrer_of_bulk_imported_leads(tmp_path):
+    """Leads the CSV import's COPY path stored without their referral's referrer get it."""
+    url = f"sqlite:///{tmp_path}/old.db"
+    app = create_app(make_config(SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS={}))
+    from datetime import UTC, datetime
+
+    from referral_app.models import Lead, Program, Referral, User
+
+    at = datetime(2026, 11, 1, 10, tzinfo=UTC)
+    with app.app_context():
+        upgrade(revision="0004")
+        with db.engine.begin() as conn:  # Core inserts: the columns' defaults apply
+            conn.execute(User.__table__.insert().values(
+                id=7, email="r@x.example", name="R", role="referrer", kind="customer",
+                password_hash="x"))
+            conn.execute(Program.__table__.insert().values(id=1, name="P", slug="p",
+                                                           product="Widget", status="active"))
+            for n, referrer in ((1, 7), (2, None)):
+                conn.execute(Referral.__table__.insert().values(
+                    id=n, program_id=1, referrer_id=referrer, source="csv", status="submitted",
+                    referee_name="N", referee_email=f"n{n}@x.example", consent_at=at,
+                    created_at=at))
+                conn.execute(Lead.__table__.insert().values(
+                    id=n, referral_id=n, program_id=1, product="Widget", stage="new",
+                    is_open=True, email=f"n{n}@x.example", received_at=at))
+        upgrade()
+        with db.engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT id, referrer_id, touched_at IS NOT NULL FROM leads ORDER BY id")).all()
+        db.engine.dispose()
+    assert [tuple(r) for r in rows] == [(1, 7, 1), (2, None, 0)]

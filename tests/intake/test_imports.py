@@ -72,6 +72,8 @@ def test_an_import_creates_reports_and_refuses_row_by_row(world, db, tmp_path):
         ("csv", "ann@one.example", "+16502530000", "US")
     assert ann.referrer_id == world.referrer.id and ann.code_id is not None
     assert ann.lead.id == int(report[0]["lead_id"]) and ann.lead.open_email == "ann@one.example"
+    # The lead carries its referrer (the referrers report and the portal count by it).
+    assert ann.lead.referrer_id == world.referrer.id
     assert db.session.scalar(select(LeadEvent.data).where(LeadEvent.lead_id == ann.lead.id)) \
         == {"source": "csv"}
     reasons = sorted(db.session.scalars(select(RefusedReferral.reason)))
