@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, literal, or_, select, tuple_, union_all
+from sqlalchemy import func, or_, select, text, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from referral_app.errors import DomainError, Duplicate, NotFound
@@ -30,6 +30,10 @@ from referral_app.models import Program, Referral, ReferralCode, User
 from referral_app.services import assignment, codes, intake, qualification, sla
 from referral_app.services import intake_checks as checks
 
+# n ids from each table's own sequence, in one round trip and one statement text.
+NEXT_IDS = text("SELECT t.name, nextval(pg_get_serial_sequence(t.name, 'id')) "
+                "FROM unnest(CAST(:names AS text[]), CAST(:counts AS int[])) AS t(name, n), "
+                "generate_series(1, t.n)")
 GROUP_SUBMITTED_JOB = "referral_app.jobs.rewards.referrals_submitted"
 GROUP_STAGES_JOB = "referral_app.jobs.lead_events.stages_changed"
 
@@ -256,12 +260,9 @@ def _number(rows: list) -> None:
     if db.session.get_bind().dialect.name != "postgresql":
         return
     tables = Counter(type(row).__table__.name for row in rows)
-    query = union_all(*(
-        select(literal(name).label("t"),
-               func.nextval(func.pg_get_serial_sequence(name, "id")).label("id"))
-        .select_from(func.generate_series(1, n)) for name, n in tables.items()))
     found = defaultdict(list)
-    for name, row_id in db.session.execute(query):
+    for name, row_id in db.session.execute(NEXT_IDS, {"names": list(tables),
+                                                      "counts": list(tables.values())}):
         found[name].append(row_id)
     ids = {name: iter(values) for name, values in found.items()}
     for row in rows:
