@@ -255,3 +255,34 @@ def test_a_batch_rewards_job_runs_every_referral_and_reports_failures(app, monke
     with pytest.raises(RuntimeError, match=r"\[2\]"):
         submitted_many([1, 2, 3])
     assert CALLS == [1, 2, 3]  # one failure does not stop the rest; RQ retries the batch
+
+
+@pytest.mark.skipif(not is_postgres(), reason="the COPY path is PostgreSQL's")
+def test_a_bulk_imported_referral_fills_every_column_the_orm_path_fills(world, db, tmp_path):
+    """The COPY path writes rows past the ORM's hooks (Lead's before_insert, the stage
+    stamps of before_flush): whatever those fill must be filled by hand too."""
+    from referral_app.models.base import utcnow
+    from referral_app.services import codes, intake
+
+    csv_import = new_import(db, world, write(tmp_path, HEADER + (
+        "Ann One,ann@one.example,One Inc,US,+1 650 253 0000,carla@customer.example\n"
+        "Bob Two,bob@two.example,Two Inc,US,+1 650 253 0001,carla@customer.example\n")))
+    assert run_import(csv_import.id) == "done"
+    data = {"referee": {"name": "Orm Path", "email": "orm@path.example", "company": "Orm Inc",
+                        "country": "US", "phone": "+16502530002"}, "note": "", "consent": True}
+    alone = intake.create(world.program, data, source="csv", referrer=world.referrer,
+                          code_row=codes.code_for(world.referrer.id, world.program.id),
+                          holds=[], ip=None, fingerprint=None, at=utcnow())
+    db.session.commit()
+    bulk = db.session.scalar(select(Referral).where(Referral.referee_email == "ann@one.example"))
+    assert bulk is not None and bulk.id != alone.id
+
+    def filled(row) -> set[str]:
+        return {c.key for c in type(row).__table__.columns if getattr(row, c.key) is not None}
+
+    assert filled(bulk) == filled(alone)
+    assert filled(bulk.lead) == filled(alone.lead)
+    arrival = {lead.id: db.session.scalar(select(LeadEvent).where(
+        LeadEvent.lead_id == lead.id, LeadEvent.to_stage == "new")) for lead in (bulk.lead,
+                                                                               alone.lead)}
+    assert filled(arrival[bulk.lead.id]) == filled(arrival[alone.lead.id])
