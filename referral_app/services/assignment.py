@@ -1,5 +1,5 @@
 """Routing: a new lead goes to the next rep of its product by round robin, and its clocks start."""
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
@@ -66,6 +66,16 @@ def reps_for_turns(product: str, n: int) -> list[User]:
     reps = list(db.session.scalars(query.with_for_update(skip_locked=True)))
     return reps or list(db.session.scalars(
         query.limit(1).with_for_update().execution_options(populate_existing=True)))
+
+
+def take_turns(reps: list[User], n: int, at: datetime) -> list[User]:
+    """The reps of the next `n` leads by round robin over `reps` (in turn order), each rep's
+    `last_assigned_at` set to its last turn: one instant for the whole batch, a microsecond
+    apart in turn order, so the next batch's order is exact."""
+    chosen = [reps[turn % len(reps)] for turn in range(n)] if reps else []
+    for turn, rep in enumerate(chosen):
+        rep.last_assigned_at = at + timedelta(microseconds=turn)
+    return chosen
 
 
 def assignment_event(lead: Lead, rep_id: int, at: datetime, actor_id: int | None = None,

@@ -10,7 +10,7 @@ turns the conflict into a duplicate. Elsewhere
 (SQLite, the embedded default) every row goes through `intake.create` + `intake.follow_up`.
 """
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from psycopg import sql
 from psycopg.errors import UniqueViolation
@@ -87,7 +87,8 @@ def _insert(ctx, accepted: list, at: datetime) -> dict:
         leads.append(dict(
             id=lead_id, referral_id=referral_id, program_id=program.id, product=program.product,
             # What Lead's before_insert copies from the referral on the ORM path.
-            referrer_id=referrer.id if referrer else None, stage="new", is_open=True, email=referee["email"], open_email=referee["email"],
+            referrer_id=referrer.id if referrer else None, stage="new", is_open=True,
+            email=referee["email"], open_email=referee["email"],
             score=0, score_rules=[], sql_checklist=[], received_at=at, updated_at=at))
         # What stages.arrival_event builds, as one row of a multi-row insert.
         # Processed at once: no follow-up hangs off an arrival (unmarked, the recovery job
@@ -136,21 +137,18 @@ def _qualify_and_route(ctx, lead_ids: list[int], at: datetime) -> None:
     agreement = sla.agreement_for(program.product) if reps else None
     leads = db.session.scalars(select(Lead).where(Lead.id.in_(lead_ids)).order_by(Lead.id)
                                .options(selectinload(Lead.referral), selectinload(Lead.program)))
+    turns = assignment.take_turns(reps, len(lead_ids), at)
     rows, moves, clocks = [], [], []
     for turn, lead in enumerate(leads):
         if scored and (mql := qualification.assess(lead, definition, at=at)) is not None:
             rows.append(mql)
             moves.append(mql)
         if reps:
-            rep = reps[turn % len(reps)]
-            event, clock = assignment.first_assignment(lead, rep.id, lead.agreement or agreement,
-                                                       at)
+            event, clock = assignment.first_assignment(lead, turns[turn].id,
+                                                       lead.agreement or agreement, at)
             rows.append(event)
             if clock is not None:
                 clocks.append(clock)
-            # One instant for the whole batch; the microseconds keep the round-robin order
-            # exact for the next batch.
-            rep.last_assigned_at = at + timedelta(microseconds=turn)
     db.session.add_all(rows + clocks)
     db.session.flush()
     for mql in moves:

@@ -270,16 +270,10 @@ def _number(rows: list) -> None:
 
 
 def _turns(product: str, n: int, at: datetime):
-    """The reps for the product's next `n` leads, by round robin (an empty iterator without
-    reps); each one's `last_assigned_at` is its last turn, a microsecond apart in turn order
-    (see assignment.reps_for_turns for the locking)."""
-    reps = assignment.reps_for_turns(product, n)
-    if not reps:
-        return iter(())
-    chosen = [reps[turn % len(reps)] for turn in range(n)]
-    for turn, rep in enumerate(chosen):
-        rep.last_assigned_at = at + timedelta(microseconds=turn)
-    return iter([rep.id for rep in chosen])
+    """The rep ids for the product's next `n` leads (an empty iterator without reps; see
+    assignment.reps_for_turns for the locking)."""
+    return iter([rep.id for rep in
+                 assignment.take_turns(assignment.reps_for_turns(product, n), n, at)])
 
 
 def _one_by_one(accepted, code_rows: dict, at: datetime) -> dict:
