@@ -68,10 +68,7 @@ def submit(program, referee: dict, *, source: str, referrer_id: int | None = Non
         referral = create(program, data, source=source, referrer=referrer, code_row=code_row,
                           holds=holds, ip=ip, fingerprint=fingerprint, at=at)
     except DomainError as exc:
-        if checks.is_refusal(exc):
-            email = (referee or {}).get("email") if isinstance(referee, dict) else None
-            checks.refusal(program, referrer_id, source, exc.code,
-                           str(email or "").strip().lower(), attempt, ip, at)
+        checks.record_refusal(exc, program, referrer_id, source, attempt, ip, at)
         raise
     follow_up(referral, source=source, code_row=code_row, at=at)
     return referral

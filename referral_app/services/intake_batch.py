@@ -105,10 +105,7 @@ def submit_many(subs: list[Submission], at: datetime) -> list[Referral | DomainE
 
 
 def _refused(exc: DomainError, sub: Submission, program: Program, at: datetime):
-    if checks.is_refusal(exc):
-        email = sub.referee.get("email") if isinstance(sub.referee, dict) else None
-        checks.refusal(program, sub.referrer_id, sub.source, exc.code,
-                       str(email or "").strip().lower(), sub.attempt(), sub.ip, at)
+    checks.record_refusal(exc, program, sub.referrer_id, sub.source, sub.attempt(), sub.ip, at)
     return exc
 
 
@@ -205,8 +202,8 @@ def _create(accepted, at: datetime) -> dict:
     agreements = {p: sla.agreement_for(p) for p in products}
     try:
         with intake.savepoint():
-            turns = {p: _turns(p, sum(1 for a in accepted if a[2].product == p), at)
-                     for p in sorted(products)}
+            per_product = Counter(program.product for _, _, program, _ in accepted)
+            turns = {p: _turns(p, per_product[p], at) for p in sorted(products)}
             out, arrivals = {}, []
             for position, sub, program, referrer in accepted:
                 new = intake.arrival(
@@ -231,22 +228,25 @@ def _create(accepted, at: datetime) -> dict:
 
 
 def _follow_up(arrivals: list, subs: list[Submission], at: datetime) -> None:
-    """What intake.follow_up and Arrival.follow_up do, with one rewards job and one stage
-    job for the whole group instead of one of each per referral (RQ's enqueueing costs more
-    than the rest of a referral's rows; a worker runs one job per group)."""
+    """What Arrival.follow_up and intake.follow_up do for each referral; for a group of more
+    than one, with one rewards job and one stage job for the whole group instead of one of
+    each per referral (RQ's enqueueing costs more than the rest of a referral's rows; a
+    worker runs one job per group)."""
     if len(arrivals) == 1:
         arrivals[0].follow_up()
+        intake.follow_up(arrivals[0].referral, source=subs[0].source,
+                         code_row=arrivals[0].referral.code, at=at)
+        return
     for new, sub in zip(arrivals, subs, strict=True):
         intake.follow_up(new.referral, source=sub.source, code_row=new.referral.code, at=at,
-                         enqueue=len(arrivals) == 1)
-        if len(arrivals) > 1 and new.clock is not None:
+                         enqueue=False)
+        if new.clock is not None:
             sla.schedule(new.clock)
-    if len(arrivals) > 1:
-        enqueue_after_commit(GROUP_SUBMITTED_JOB, [new.referral.id for new in arrivals],
-                             queue=DEFAULT)
-        moves = [new.mql.id for new in arrivals if new.mql is not None]
-        if moves:
-            enqueue_after_commit(GROUP_STAGES_JOB, moves, queue=DEFAULT)
+    enqueue_after_commit(GROUP_SUBMITTED_JOB, [new.referral.id for new in arrivals],
+                         queue=DEFAULT)
+    moves = [new.mql.id for new in arrivals if new.mql is not None]
+    if moves:
+        enqueue_after_commit(GROUP_STAGES_JOB, moves, queue=DEFAULT)
 
 
 def _number(rows: list) -> None:

@@ -161,6 +161,16 @@ def _plain(value):
     return value if isinstance(value, str | int | float | bool | type(None)) else str(value)
 
 
+def record_refusal(exc: Exception, program: Program | None, referrer_id: int | None,
+                   source: str, attempt: dict, ip: str | None, at: datetime) -> None:
+    """When `exc` is a refusal, the record of the attempt (its `referee`'s e-mail as sent)."""
+    if is_refusal(exc):
+        referee = attempt.get("referee")
+        email = referee.get("email") if isinstance(referee, dict) else None
+        refusal(program, referrer_id, source, exc.code, str(email or "").strip().lower(),
+                attempt, ip, at)
+
+
 def refusal(program: Program | None, referrer_id: int | None, source: str, reason: str,
             email: str | None, payload: dict, ip: str | None, at: datetime) -> RefusedReferral:
     """The record of a refused attempt, for marketing's review (flushed, not committed)."""
