@@ -38,13 +38,18 @@ def flatten_messages(messages) -> dict:
     return out
 
 
+def error_body(status: int, code: str, message: str, fields: dict | None = None) -> dict:
+    """The contract's JSON error body (`fields` only on 422)."""
+    body = {"error": {"code": code, "message": message}}
+    if status == 422:
+        body["error"]["fields"] = fields or {}
+    return body
+
+
 def error_response(status: int, code: str, message: str, fields: dict | None = None,
                    headers: dict | None = None):
     if wants_json():
-        body = {"error": {"code": code, "message": message}}
-        if status == 422:
-            body["error"]["fields"] = fields or {}
-        response = jsonify(body)
+        response = jsonify(error_body(status, code, message, fields))
     else:
         response = render_template("error.html", status=status, message=message), status
         response = _make(response)

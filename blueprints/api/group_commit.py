@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from flask import Flask
 
+from blueprints import errors
 from referral_app.errors import DomainError, Unavailable
 from referral_app.extensions import db
 from referral_app.models.base import utcnow
@@ -44,11 +45,8 @@ class Request:
 
 
 def error_body(exc: DomainError) -> dict:
-    """The body blueprints.errors gives for `exc`, kept to be replayed."""
-    body = {"error": {"code": exc.code, "message": exc.message}}
-    if exc.status == 422:
-        body["error"]["fields"] = exc.fields or {}
-    return body
+    """The body blueprints.errors answers `exc` with, kept to be replayed."""
+    return errors.error_body(exc.status, exc.code, exc.message, exc.fields)
 
 
 def created_body(referral) -> dict:
