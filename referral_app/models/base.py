@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from sqlalchemy import JSON, DateTime, Numeric, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import validates
 
 
 def utcnow() -> datetime:
@@ -14,6 +15,15 @@ def lower_email(value):
     """E-mails are stored lower-cased (the models' @validates): equality, and so the column's
     index, is the case-insensitive match every lookup wants."""
     return value.strip().lower() if isinstance(value, str) else value
+
+
+def lowered(*columns: str):
+    """A model's validator storing these e-mail columns lower-cased (`lower_email`); assign
+    it in the class body: `_lowered = lowered("email")`."""
+    @validates(*columns)
+    def _lowered(self, key, value):
+        return lower_email(value)
+    return _lowered
 
 
 class UTCDateTime(TypeDecorator):

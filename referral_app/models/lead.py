@@ -3,10 +3,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import ForeignKey, Index, String, event, inspect, select, text, update
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, validates
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from referral_app.extensions import db
-from referral_app.models.base import MONEY, JSONType, UTCDateTime, lower_email, utcnow
+from referral_app.models.base import MONEY, JSONType, UTCDateTime, lowered, utcnow
 from referral_app.models.purchase import Purchase
 from referral_app.models.reward import Reward
 from referral_app.models.sla import SlaClock
@@ -52,9 +52,7 @@ class Lead(db.Model):
     # makes "one open lead per email" a database constraint, safe under concurrency.
     open_email: Mapped[str | None] = mapped_column(String(254), unique=True)
 
-    @validates("email", "open_email")
-    def _lowered(self, key, value):
-        return lower_email(value)
+    _lowered = lowered("email", "open_email")
 
     score: Mapped[int] = mapped_column(default=0)
     score_rules: Mapped[list] = mapped_column(JSONType, default=list)

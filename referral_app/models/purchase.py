@@ -3,10 +3,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import ForeignKey, Index, String, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from referral_app.extensions import db
-from referral_app.models.base import MONEY, UTCDateTime, lower_email, utcnow
+from referral_app.models.base import MONEY, UTCDateTime, lowered, utcnow
 
 MATCH_METHODS = ("code", "email", "domain", "manual")
 LIVE = "referral_id IS NOT NULL AND refunded_at IS NULL"
@@ -24,9 +24,7 @@ class Purchase(db.Model):
     external_id: Mapped[str] = mapped_column(String(200), unique=True)
     email: Mapped[str] = mapped_column(String(254), index=True)
 
-    @validates("email")
-    def _lowered(self, key, value):
-        return lower_email(value)
+    _lowered = lowered("email")
 
     amount: Mapped[Decimal] = mapped_column(MONEY)
     currency: Mapped[str] = mapped_column(String(3))

@@ -3,10 +3,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from referral_app.extensions import db
-from referral_app.models.base import MONEY, JSONType, UTCDateTime, lower_email, utcnow
+from referral_app.models.base import MONEY, JSONType, UTCDateTime, lowered, utcnow
 
 REFERRAL_SOURCES = ("portal", "landing", "api", "csv")
 REFERRAL_STATUSES = ("submitted", "held")
@@ -31,9 +31,7 @@ class Referral(db.Model):
     referee_name: Mapped[str] = mapped_column(String(200))
     referee_email: Mapped[str] = mapped_column(String(254), index=True)
 
-    @validates("referee_email")
-    def _lowered(self, key, value):
-        return lower_email(value)
+    _lowered = lowered("referee_email")
 
     referee_company: Mapped[str | None] = mapped_column(String(200))
     referee_phone: Mapped[str | None] = mapped_column(String(40))

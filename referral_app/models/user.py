@@ -5,11 +5,11 @@ from datetime import datetime
 
 from flask_login import UserMixin
 from sqlalchemy import ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from referral_app.extensions import db
-from referral_app.models.base import UTCDateTime, lower_email, utcnow
+from referral_app.models.base import UTCDateTime, lowered, utcnow
 
 ROLES = ("referrer", "sales", "sales_manager", "marketing", "admin")
 REFERRER_KINDS = ("customer", "partner")
@@ -21,9 +21,7 @@ class User(UserMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
 
-    @validates("email")
-    def _lowered(self, key, value):
-        return lower_email(value)
+    _lowered = lowered("email")
 
     name: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[str] = mapped_column(String(20), index=True)
