@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select, text, tuple_
 from sqlalchemy.exc import IntegrityError
 
-from referral_app.errors import DomainError, Duplicate, NotFound
+from referral_app.errors import DomainError, Duplicate
 from referral_app.extensions import db
 from referral_app.jobs import DEFAULT, enqueue_after_commit
 from referral_app.models import Program, Referral, ReferralCode, User
@@ -70,10 +70,9 @@ def submit_many(subs: list[Submission], at: datetime) -> list[Referral | DomainE
     outcomes: list = [None] * len(subs)
     checked = []  # (position, sub, program, referrer) past the checks that need no reads
     for position, sub in enumerate(subs):
-        program = programs.get(_key(sub.program))
+        program = programs.get(checks.program_key(sub.program))
         if program is None:
-            outcomes[position] = NotFound("There is no such program.",
-                                          fields={"program": ["Unknown program."]})
+            outcomes[position] = checks.no_such_program()
             continue
         referrer = referrers.get(sub.referrer_id)
         try:
@@ -109,17 +108,8 @@ def _refused(exc: DomainError, sub: Submission, program: Program, at: datetime):
     return exc
 
 
-def _key(ref) -> int | str | None:
-    """How checks.resolve_program reads a reference: an id, or a slug without spaces."""
-    if isinstance(ref, int):
-        return ref
-    if isinstance(ref, str):
-        return ref.strip() or None
-    return None
-
-
 def _programs(refs) -> dict:
-    keys = {_key(ref) for ref in refs} - {None}
+    keys = {checks.program_key(ref) for ref in refs} - {None}
     ids = [k for k in keys if isinstance(k, int)]
     slugs = [k for k in keys if isinstance(k, str)]
     rows = db.session.scalars(select(Program).where(

@@ -33,17 +33,31 @@ def is_refusal(exc: Exception) -> bool:
     return getattr(exc, "code", None) in REFUSAL_CODES
 
 
+def program_key(ref) -> int | str | None:
+    """How a program reference is read: an id, or a slug without its surrounding spaces."""
+    if isinstance(ref, int):
+        return ref
+    if isinstance(ref, str):
+        return ref.strip() or None
+    return None
+
+
+def no_such_program() -> NotFound:
+    return NotFound("There is no such program.", fields={"program": ["Unknown program."]})
+
+
 def resolve_program(ref) -> Program:
     """A Program from itself, its id or its slug; NotFound when there is none."""
     if isinstance(ref, Program):
         return ref
+    key = program_key(ref)
     program = None
-    if isinstance(ref, int):
-        program = db.session.get(Program, ref)
-    elif isinstance(ref, str) and ref.strip():
-        program = db.session.scalar(select(Program).where(Program.slug == ref.strip()))
+    if isinstance(key, int):
+        program = db.session.get(Program, key)
+    elif key:
+        program = db.session.scalar(select(Program).where(Program.slug == key))
     if program is None:
-        raise NotFound("There is no such program.", fields={"program": ["Unknown program."]})
+        raise no_such_program()
     return program
 
 
