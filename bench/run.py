@@ -87,7 +87,9 @@ def environment(args, instance: str) -> dict:
                SECRET_KEY=secrets.token_urlsafe(32), INSTANCE_PATH=instance,
                INTERLOCK_ENV="production",
                # One integration posts everything from 127.0.0.1: per-IP limits would refuse it.
-               RATELIMIT_ENABLED="0", PYTHONUNBUFFERED="1", MALLOC_ARENA_MAX="2")
+               RATELIMIT_ENABLED="0", PYTHONUNBUFFERED="1", MALLOC_ARENA_MAX="2",
+               # Every thread and intake's writer keep a connection (docs/deploy.md).
+               DB_POOL_SIZE=str(max(args.threads + 4, 20)))
     return env
 
 

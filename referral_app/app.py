@@ -45,7 +45,9 @@ def init_extensions(app: Flask) -> None:
         # Wait for a writer instead of failing: web, worker and cron share one file.
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
     else:
-        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {
+            "pool_pre_ping": True, "pool_size": app.config.get("DB_POOL_SIZE", 20),
+            "max_overflow": app.config.get("DB_MAX_OVERFLOW", 10)})
     db.init_app(app)
     migrate.init_app(app, db, directory=str(settings.PROJECT_ROOT / "migrations"),
                      render_as_batch=True, compare_type=True)

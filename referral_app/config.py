@@ -66,6 +66,11 @@ def from_environment() -> dict:
         "GROUP_COMMIT": env.get("GROUP_COMMIT", "1") == "1",
         "GROUP_COMMIT_MAX": int(env.get("GROUP_COMMIT_MAX", "64")),
         "GROUP_COMMIT_WAIT": float(env.get("GROUP_COMMIT_WAIT", "30")),
+        # Connections each process keeps (PostgreSQL): at least a web worker's threads plus
+        # one for intake's writer. Past the pool, SQLAlchemy opens overflow connections and
+        # closes them on return: under load that is a new PostgreSQL connection per request.
+        "DB_POOL_SIZE": int(env.get("DB_POOL_SIZE", "20")),
+        "DB_MAX_OVERFLOW": int(env.get("DB_MAX_OVERFLOW", "10")),
         "WTF_CSRF_TIME_LIMIT": None,
         "RATELIMIT_ENABLED": env.get("RATELIMIT_ENABLED", "1") == "1",
         "RATELIMIT_HEADERS_ENABLED": True,

@@ -18,6 +18,25 @@ def test_environment_is_honoured(monkeypatch, tmp_path):
     assert app.instance_path == str(tmp_path)
 
 
+def test_postgres_pool_holds_a_web_workers_threads(monkeypatch, tmp_path):
+    """Past its pool SQLAlchemy opens overflow connections and closes them on return: with
+    16 threads and the default pool of 5, every request under load opened a connection."""
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@db.example:5432/prod")
+    monkeypatch.delenv("DB_POOL_SIZE", raising=False)
+    from referral_app.extensions import db
+
+    app = create_app()
+    with app.app_context():
+        assert db.engine.pool.size() == 20  # docs/deploy.md's 16 threads, the writer, spare
+        assert db.engine.pool._max_overflow == 10
+        assert db.engine.pool._pre_ping
+    monkeypatch.setenv("DB_POOL_SIZE", "33")
+    app = create_app()
+    with app.app_context():
+        assert db.engine.pool.size() == 33
+
+
 def test_defaults_are_embedded(monkeypatch, tmp_path):
     monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
     for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "PORT"):
