@@ -56,6 +56,10 @@ def parse(argv):
     args.database_url = args.database_url or (
         pgload.DEFAULT_URL + "_smoke" if args.smoke else pgload.DEFAULT_URL)
     args.seconds = args.seconds or (3 if args.smoke else 10)
+    if args.only and "reports" in args.only and "rollup" not in args.only:
+        # Reports read the rolled-up report days: without the pass they read live rows and
+        # measure a deployment whose cron never ran (an SLA report of 8 s instead of 0.4 s).
+        args.only.insert(args.only.index("reports"), "rollup")
     return args
 
 

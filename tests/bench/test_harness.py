@@ -59,3 +59,12 @@ def test_calendar_figure_reuses_calendar_bench():
     assert measured["cases"] == 300
     assert measured["mismatches"] == [] and measured["not_inverse"] == 0
     assert measured["t_pandas"] > 0 and measured["t_warm"] > 0
+
+
+def test_reports_alone_bring_the_report_days_pass():
+    from bench.run import parse
+
+    assert parse(["--only", "reports"]).only == ["rollup", "reports"]
+    assert parse(["--only", "intake", "rollup", "reports"]).only == ["intake", "rollup", "reports"]
+    assert parse(["--only", "intake"]).only == ["intake"]
+    assert parse([]).only is None
