@@ -12,10 +12,12 @@ from referral_app.models.user import REFERRER_KINDS
 from referral_app.schemas import Schema
 from referral_app.services import reward_rules
 
-TierIn = ma.Schema.from_dict({
-    "from": fields.Integer(required=True, metadata={"description": "The nth reward in a year."}),
-    "amount": fields.Decimal(required=True, as_string=True),
-}, name="TierIn")
+
+class TierIn(Schema):
+    # `from` is a Python keyword: the field has another name, the data and result keep "from".
+    from_ = fields.Integer(required=True, data_key="from", attribute="from",
+                           metadata={"description": "The nth reward in a year."})
+    amount = fields.Decimal(required=True, as_string=True)
 
 
 class RewardRuleIn(Schema):

@@ -53,6 +53,9 @@ def test_duplicate_slug_is_409_duplicate(api, marketer):
     ({"rewards": [{"side": "get", "trigger": "won", "kind": "fixed", "amount": "10",
                    "tiers": [{"from": 5, "amount": "150"}, {"from": 3, "amount": "200"}]}]},
      "rewards.0.tiers"),
+    ({"rewards": [{"side": "get", "trigger": "won", "kind": "fixed", "amount": "10",
+                   "tiers": [{"from": 10**30, "amount": "150"}]}]},
+     "rewards.0.tiers.0.from"),
     ({"name": ""}, "name"),
 ])
 def test_bad_input_is_422_naming_the_field(api, marketer, change, field):

@@ -22,7 +22,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from referral_app.extensions import limiter
-from tests.trust.matrix import build_world
+from tests.trust.world import build_world
 
 ROLES = ("customer", "partner", "rep", "manager", "marketing", "admin")
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))  # per operation and role

@@ -9,7 +9,8 @@ from flask import url_for
 
 from referral_app.extensions import limiter
 from tests.conftest import sign_in
-from tests.trust.matrix import LAST, MATRIX, PASSWORD, PERSONAS, build_world
+from tests.trust.matrix import LAST, MATRIX, PERSONAS
+from tests.trust.world import PASSWORD, build_world
 
 METHODS = ("GET", "POST", "PATCH")
 IGNORED = {"static"}
