@@ -40,6 +40,11 @@ def test_a_partner_signs_up_refers_and_sees_the_stage_and_reward(page, app, db, 
     assert page.evaluate("navigator.clipboard.readText()") == link
 
     go(page, page.get_by_role("button", name="Refer someone").first)
+    # The program's page: ready-to-send texts, each with its own copy button.
+    page.get_by_role("button", name="Copy LinkedIn post").click()
+    page.get_by_role("button", name="Copied!").first.wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == \
+        page.locator(f"#linkedin-{program.id}").input_value()
     page.get_by_label("Their name").fill("Rhea Referee")
     page.get_by_label("Their work e-mail").fill("rhea@prospect.example")
     page.get_by_label("They agreed").check()
