@@ -3,6 +3,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from referral_app.models import Lead
+from referral_app.services.definitions import condition
 
 
 def duration_text(seconds: int | None) -> str:
@@ -49,5 +50,13 @@ def timeline(lead: Lead) -> list[Entry]:
         entries.append(Entry(attempt.at, "attempt", _name(attempt.user),
                              f"{attempt.channel}: {attempt.outcome.replace('_', ' ')}",
                              attempt.note or ""))
-    return sorted(entries, key=lambda e: e.at)
+    # An attempt and the move it caused share their time (the last attempt allowed recycles
+    # the lead): the attempt comes first.
+    return sorted(entries, key=lambda e: (e.at, e.kind != "attempt"))
+
+
+def score_lines(lead: Lead) -> list[tuple[str, int]]:
+    """The scoring rules that fired for the lead, in words, with their points."""
+    return [(condition(r.get("field"), r.get("operator"), r.get("value")), r.get("points", 0))
+            for r in lead.score_rules or []]
 

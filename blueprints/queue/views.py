@@ -16,7 +16,7 @@ from blueprints.queue.forms import (
     WonForm,
     reason_choices,
 )
-from blueprints.queue.present import duration_text, timeline
+from blueprints.queue.present import duration_text, score_lines, timeline
 from blueprints.web import authorize, roles_required
 from referral_app.errors import DomainError
 from referral_app.extensions import db
@@ -112,7 +112,8 @@ def _render(lead: Lead, status: int = 200, **bound):
     give = lead.program.give_offer
     return render_template(
         "queue/lead.html", lead=lead, referral=lead.referral, clocks=clocks, now=now,
-        timeline=timeline(lead), attempts_used=count, connected=connected,
+        timeline=timeline(lead), score_lines=score_lines(lead), attempts_used=count,
+        connected=connected,
         offers=_offers(lead), refusal=leads.why_no_more_attempts(lead, now)
         if lead.is_open or lead.stage == "recycled" else None,
         seconds_left={k: lead_queue.clock_seconds_left(c, lead.agreement, now)

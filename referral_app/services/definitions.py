@@ -89,16 +89,20 @@ def all_definitions() -> list[MqlDefinition]:
 
 
 def describe_rule(rule) -> str:
-    """e.g. '+20 points when company size is at least 50'."""
-    value = rule.value
-    if rule.operator == "in":
+    """e.g. '+20 points when the company size is at least 50'."""
+    sign = "+" if rule.points >= 0 else "−"
+    return f"{sign}{abs(rule.points)} points when the {condition(rule.field, rule.operator, rule.value)}"
+
+
+def condition(field: str, operator: str, value) -> str:
+    """A scoring rule's test in words: 'company size is at least 50', 'country is one of
+    US, CA or GB' (a lead's score_rules keep field, operator and value as they fired)."""
+    if operator == "in":
         items = [str(v) for v in value or []]
         value = ", ".join(items[:-1]) + " or " + items[-1] if len(items) > 1 else "".join(items)
     elif isinstance(value, str):
         value = f'"{value}"'
-    sign = "+" if rule.points >= 0 else "−"
-    return (f"{sign}{abs(rule.points)} points when the {FIELDS.get(rule.field, rule.field)} "
-            f"{OPERATOR_WORDS.get(rule.operator, rule.operator)} {value}")
+    return f"{FIELDS.get(field, field)} {OPERATOR_WORDS.get(operator, operator)} {value}"
 
 
 def reasons(kind: str | None = None, active_only: bool = True) -> list[RejectionReason]:

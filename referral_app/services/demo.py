@@ -32,12 +32,27 @@ def seed() -> bool:
     for product, target in (("Interlock CRM", 75), ("Interlock Analytics", 40)):
         db.session.add(Agreement(product=product, version=1, status="in_force", calendar_id=cal.id,
                                  monthly_qualified_leads=target, effective_at=utcnow()))
+    definitions()
     programs()
     db.session.flush()
     from referral_app.services.demo_history import seed_history
 
     seed_history()
     return True
+
+
+def definitions() -> None:
+    """What both teams agreed makes a referred lead worth sales' time (demo_history scores
+    every lead under it, so each lead's score shows the rules that gave it)."""
+    from referral_app.services.definitions import save_definition
+
+    for product in ("Interlock CRM", "Interlock Analytics"):
+        save_definition(product, 50, [
+            {"field": "company_size", "operator": ">=", "value": "50", "points": 30},
+            {"field": "title", "operator": "in", "points": 25,
+             "value": "Head of Sales, VP Revenue, CEO, Founder, Marketing Director"},
+            {"field": "country", "operator": "in", "value": "US, CA, GB", "points": 15},
+        ], ["Budget confirmed", "Decision maker on the call", "Buying within six months"])
 
 
 def people() -> None:

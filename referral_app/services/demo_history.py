@@ -21,6 +21,7 @@ from referral_app.models import (
 )
 from referral_app.models.base import utcnow
 from referral_app.services.codes import code_for
+from referral_app.services.qualification import definition_for, score
 from referral_app.services.sla import measured_seconds, refresh_due_all
 
 FIRST = ["Alex", "Blair", "Casey", "Dana", "Eli", "Frankie", "Gabi", "Harper", "Ira", "Jo",
@@ -29,8 +30,9 @@ LAST = ["Adams", "Brooks", "Chen", "Diaz", "Evans", "Fischer", "Garcia", "Hughes
         "Jensen", "Khan", "Lopez", "Meyer", "Novak", "Okafor", "Patel", "Rossi", "Silva"]
 COMPANIES = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Vandelay", "Stark", "Wayne",
              "Wonka", "Tyrell", "Cyberdyne", "Soylent", "Aperture", "Massive Dynamic"]
-TITLES = ["Head of Sales", "Marketing Director", "CEO", "Operations Manager", "VP Revenue",
-          "Founder", "IT Director", "Analyst"]
+# Who buys (the demo's MQL definition scores these titles) and who does not.
+DECIDERS = ["Head of Sales", "Marketing Director", "CEO", "VP Revenue", "Founder"]
+OTHERS = ["Operations Manager", "IT Director", "Analyst"]
 REJECT = ["Not our ideal customer profile", "No budget this year", "Student / personal use",
           "Already in a contract with a competitor"]
 LOST = ["Chose a competitor", "Price", "Project cancelled", "No response after proposal"]
@@ -38,7 +40,10 @@ LOST = ["Chose a competitor", "Price", "Project cancelled", "No response after p
 OUTCOMES = [("new", 4), ("mql", 8), ("sql", 8), ("opportunity", 7), ("won", 12), ("lost", 8),
             ("rejected", 7), ("recycled", 4)]
 # How old a lead in each final stage may be: open leads are recent, closed ones anything.
-AGE_DAYS = {"new": (0.05, 2), "mql": (0.5, 8), "sql": (2, 40), "opportunity": (5, 70)}
+# (Past "mql" a lead was reached first: its first attempt, up to 20 business hours after
+# arrival, must lie in the past.)
+AGE_DAYS = {"new": (0.05, 2), "mql": (0.5, 8), "sql": (6, 40), "opportunity": (8, 70),
+            "recycled": (17, 182)}  # its attempt window is over
 PATHS = {"new": [], "mql": ["mql"], "sql": ["mql", "sql"], "opportunity": ["mql", "sql", "opportunity"],
          "won": ["mql", "sql", "opportunity", "won"], "lost": ["mql", "sql", "opportunity", "lost"],
          "rejected": ["mql", "rejected"], "recycled": ["mql", "recycled"]}
@@ -55,16 +60,17 @@ def seed_history(leads: int = 320, seed: int = 7) -> int:
     referrers = db.session.scalars(select(User).where(User.role == "referrer").order_by(User.id)).all()
     reps = db.session.scalars(select(User).where(User.role == "sales").order_by(User.id)).all()
     agreements = {a.product: a for a in db.session.scalars(select(Agreement))}
+    definitions = {product: definition_for(product) for product in agreements}
     for n in range(leads):
         program = programs[n % len(programs)]
         eligible = [r for r in referrers if r.kind in program.referrer_kinds]
         referrer = rng.choice(eligible)
         final = rng.choices([o for o, _ in OUTCOMES], [w for _, w in OUTCOMES])[0]
-        received = now - timedelta(days=rng.uniform(*AGE_DAYS.get(final, (5, 182))),
+        received = now - timedelta(days=rng.uniform(*AGE_DAYS.get(final, (8, 182))),
                                    minutes=rng.randint(0, 600))
         owner = rng.choice([r for r in reps if r.product == program.product] or reps)
         _one_lead(rng, n, program, referrer, owner, agreements[program.product], received, now,
-                  final)
+                  final, definitions[program.product])
     db.session.flush()
     # History is history: old breaches were dealt with back then; the queue's order is
     # the earliest due time still owed, kept on the lead.
@@ -74,8 +80,10 @@ def seed_history(leads: int = 320, seed: int = 7) -> int:
     return leads
 
 
-def _one_lead(rng, n, program, referrer, owner, agreement, received, now, final):
+def _one_lead(rng, n, program, referrer, owner, agreement, received, now, final, definition):
     first, last = rng.choice(FIRST), rng.choice(LAST)
+    # A lead still "new" did not meet the MQL definition on arrival; every other one did.
+    qualifies = final != "new"
     company = rng.choice(COMPANIES)
     email = f"{first}.{last}.{n}@{company.lower().replace(' ', '')}.example".lower()
     code = code_for(referrer.id, program.id)
@@ -85,8 +93,9 @@ def _one_lead(rng, n, program, referrer, owner, agreement, received, now, final)
                         source=rng.choice(["portal", "portal", "landing", "api"]),
                         referee_name=f"{first} {last}", referee_email=email,
                         referee_company=f"{company} {rng.choice(['Inc', 'Ltd', 'GmbH', 'Co'])}",
-                        referee_title=rng.choice(TITLES), referee_country=rng.choice(["US", "CA", "GB", "DE"]),
-                        company_size=rng.choice([5, 20, 50, 120, 400, 2000]),
+                        referee_title=rng.choice(DECIDERS if qualifies else OTHERS),
+                        referee_country=rng.choice(["US", "CA", "GB", "DE"]),
+                        company_size=rng.choice([50, 120, 400, 2000] if qualifies else [5, 20]),
                         note=rng.choice(["", "Met at a conference.", "Asked me about our setup.",
                                          "Their team is growing fast."]),
                         consent_at=received, created_at=received, followed_up_at=received)
@@ -96,32 +105,49 @@ def _one_lead(rng, n, program, referrer, owner, agreement, received, now, final)
     due = calendar.add(received, timedelta(hours=float(agreement.first_attempt_hours)))
     lead = Lead(referral_id=referral.id, program_id=program.id, product=program.product,
                 agreement_id=agreement.id, owner_id=owner.id, stage=final, email=email,
-                received_at=received, assigned_at=received, score=rng.choice([30, 45, 60, 75]))
+                received_at=received, assigned_at=received)
+    lead.referral = referral
+    lead.score, lead.score_rules = score(lead, definition)
     lead.is_open = final in ("new", "mql", "sql", "opportunity")
     lead.open_email = email if lead.is_open else None
     db.session.add(lead)
     db.session.flush()
     db.session.add(LeadEvent(lead_id=lead.id, to_stage="new", at=received, processed_at=received,
                              data={"source": referral.source}))
+    if qualifies:  # scored on arrival, as intake does
+        db.session.add(LeadEvent(lead_id=lead.id, from_stage="new", to_stage="mql", at=received,
+                                 processed_at=received, reason="meets the MQL definition",
+                                 data={"score": lead.score, "rules": lead.score_rules}))
     # Reps mostly keep the SLA; about one in five first attempts comes late.
     late = rng.random() < 0.2
     first_at = calendar.add(received, timedelta(hours=rng.uniform(5.2, 20) if late else rng.uniform(0.1, 4.8)))
     clock = SlaClock(lead_id=lead.id, kind="first_attempt", agreement_id=agreement.id,
                      owner_id=owner.id, started_at=received, due_at=due)
     db.session.add(clock)
-    at, previous = received, "new"
+    at = received
     if final == "new":
         if first_at < now:
             clock.status, clock.breached_at = "breached", due if due < now else None
             if due >= now:
                 clock.status, clock.breached_at = "running", None
         return
-    attempts = rng.randint(1, 3)
+    # A recycled lead got every attempt the agreement allows and no conversation; the others
+    # reached someone on their last attempt.
+    recycled = final == "recycled"
+    attempts = agreement.max_attempts if recycled else rng.randint(1, 3)
+    times, when = [], first_at
     for i in range(attempts):
-        when = first_at + timedelta(days=i * rng.uniform(0.5, 3))
+        if i:  # the next try within the next two working days, in working hours
+            when = calendar.add(when, timedelta(hours=rng.uniform(3, 16)))
+        if recycled:
+            when = min(when, received + timedelta(days=agreement.attempt_window_days - 1))
         if when > now:
             break
-        outcome = "connected" if i == attempts - 1 else rng.choice(["no_answer", "voicemail"])
+        times.append(when)
+    last_at = times[-1] if times else None
+    for when in times:
+        outcome = "connected" if when == last_at and not recycled else \
+            rng.choice(["no_answer", "voicemail"])
         db.session.add(Attempt(lead_id=lead.id, user_id=owner.id, channel=rng.choice(["call", "email"]),
                                outcome=outcome, at=when))
         lead.first_attempt_at = lead.first_attempt_at or when
@@ -132,16 +158,18 @@ def _one_lead(rng, n, program, referrer, owner, agreement, received, now, final)
         clock.breached_at = due if clock.status == "breached" else None
     elif due < now:
         clock.status, clock.breached_at = "breached", due
-    at = max(at, lead.first_attempt_at or at)
-    for stage in PATHS[final]:
+    at, previous = max(at, lead.first_attempt_at or at), "mql"
+    for stage in PATHS[final][1:]:  # mql came on arrival
         at = min(at + timedelta(days=rng.uniform(0.5, 12)), now - timedelta(minutes=5))
         reason = None
         if stage == "rejected":
             reason = rng.choice(REJECT)
         elif stage == "lost":
             reason = rng.choice(LOST)
-        elif stage == "recycled":
-            reason = "4 attempts in 16 days without a conversation"
+        elif stage == "recycled":  # the last allowed attempt recycles it, as leads.log_attempt
+            at = last_at or at
+            reason = (f"{attempts} attempts within {agreement.attempt_window_days} days "
+                      "without a connected outcome")
         db.session.add(LeadEvent(lead_id=lead.id, from_stage=previous, to_stage=stage, at=at,
                                  processed_at=at,
                                  actor_id=owner.id, reason=reason))

@@ -34,3 +34,32 @@ def test_demo_history_covers_every_stage_over_six_months(cli, db):
     assert utcnow() - oldest > timedelta(days=150)
     statuses = set(db.session.scalars(select(SlaClock.status).distinct()))
     assert {"met", "breached"} <= statuses
+
+
+def test_each_demo_lead_tells_one_consistent_story(cli, db):
+    """Scores come from the demo's MQL definition with the rules that gave them; a lead past
+    "new" met it on arrival; a recycled lead used every attempt allowed without a conversation
+    (as leads.log_attempt recycles it), and a lead closed otherwise reached someone first."""
+    from referral_app.models import LeadEvent
+    from referral_app.services.qualification import definition_for
+
+    cli.invoke(args=["seed-demo"])
+    leads = db.session.scalars(select(Lead)).all()
+    for lead in leads:
+        assert lead.score == sum(rule["points"] for rule in lead.score_rules), lead.id
+        threshold = definition_for(lead.product).threshold
+        assert (lead.score >= threshold) == (lead.stage != "new"), (lead.id, lead.stage)
+        attempts = db.session.scalars(select(Attempt).where(Attempt.lead_id == lead.id)
+                                      .order_by(Attempt.at)).all()
+        outcomes = [a.outcome for a in attempts]
+        if lead.stage == "recycled":
+            event = db.session.scalar(select(LeadEvent).where(
+                LeadEvent.lead_id == lead.id, LeadEvent.to_stage == "recycled"))
+            assert len(attempts) == lead.agreement.max_attempts and "connected" not in outcomes
+            assert event.at == attempts[-1].at and "without a connected outcome" in event.reason
+            assert attempts[-1].at - lead.received_at < timedelta(
+                days=lead.agreement.attempt_window_days)
+        elif lead.stage in ("sql", "opportunity", "won", "lost", "rejected"):
+            assert outcomes[-1] == "connected", (lead.id, lead.stage, outcomes)
+    moved = db.session.scalars(select(LeadEvent).where(LeadEvent.to_stage == "mql")).all()
+    assert moved and all(e.actor_id is None and e.data["score"] >= 50 for e in moved)

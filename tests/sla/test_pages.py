@@ -37,7 +37,7 @@ def test_lead_page_tells_the_story_and_escapes(world, client):
     assert "Ann &lt;img src=x onerror=alert(1)&gt;" in html and "<img src=x" not in html
     assert "&lt;script&gt;x&lt;/script&gt;" in html and "<script>x" not in html
     assert "Rita Referrer" in html and "Acme" in html and "20% off the first year" in html
-    assert "MQL score: 60" in html and "title contains VP" in html and "+40" in html
+    assert "MQL score: 60" in html and 'job title contains &#34;VP&#34;' in html and "+40" in html
     assert "First attempt" in html and 'class="countdown"' in html and "0/4" in html
     assert "Budget confirmed" in html and 'type="checkbox"' in html
     assert "Not our market" in html and "Retired reason" not in html
@@ -66,6 +66,9 @@ def test_a_closed_lead_offers_nothing_and_a_recycled_one_says_why(world, client)
     assert "Actions" not in html and 'id="attempt"' not in html
     assert "no more attempts can be logged" in html
     assert html.count("call: no answer") == 4  # the timeline
+    # The fourth attempt and the move it caused share their time: the attempt reads first.
+    last_attempt, recycled = html.rindex("call: no answer"), html.index("→ recycled")
+    assert last_attempt < recycled
 
 
 def test_actions_through_the_forms(world, client):
