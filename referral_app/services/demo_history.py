@@ -36,6 +36,7 @@ OTHERS = ["Operations Manager", "IT Director", "Analyst"]
 REJECT = ["Not our ideal customer profile", "No budget this year", "Student / personal use",
           "Already in a contract with a competitor"]
 LOST = ["Chose a competitor", "Price", "Project cancelled", "No response after proposal"]
+SHARED_IP = "203.0.113.7"
 # Where a lead ends up: (final stage, weight). The path to it follows the main funnel.
 OUTCOMES = [("new", 4), ("mql", 8), ("sql", 8), ("opportunity", 7), ("won", 12), ("lost", 8),
             ("rejected", 7), ("recycled", 4)]
@@ -98,6 +99,7 @@ def _one_lead(rng, n, program, referrer, owner, agreement, received, now, final,
                         company_size=rng.choice([50, 120, 400, 2000] if qualifies else [5, 20]),
                         note=rng.choice(["", "Met at a conference.", "Asked me about our setup.",
                                          "Their team is growing fast."]),
+                        ip=f"198.51.100.{rng.randint(2, 250)}",  # documentation addresses
                         consent_at=received, created_at=received, followed_up_at=received)
     db.session.add(referral)
     db.session.flush()
@@ -197,6 +199,7 @@ def _won(rng, program, referral, lead, at, now):
         status = "issued" if age > 30 else ("approved" if age > 10 else "pending")
         if rng.random() < 0.08:
             status = "held"
+            referral.ip = SHARED_IP  # what the hold says: many referees from one address
         reward = Reward(rule_id=rule.id, referral_id=referral.id, program_id=program.id,
                         referrer_id=referral.referrer_id, side=rule.side, trigger=rule.trigger,
                         status=status, amount=Decimal(amount).quantize(Decimal("0.01")),

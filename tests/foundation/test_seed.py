@@ -61,5 +61,7 @@ def test_each_demo_lead_tells_one_consistent_story(cli, db):
                 days=lead.agreement.attempt_window_days)
         elif lead.stage in ("sql", "opportunity", "won", "lost", "rejected"):
             assert outcomes[-1] == "connected", (lead.id, lead.stage, outcomes)
+    held = db.session.scalars(select(Reward).where(Reward.status == "held")).all()
+    assert held and {r.referral.ip for r in held} == {"203.0.113.7"}  # "many referees from one IP"
     moved = db.session.scalars(select(LeadEvent).where(LeadEvent.to_stage == "mql")).all()
     assert moved and all(e.actor_id is None and e.data["score"] >= 50 for e in moved)
