@@ -11,7 +11,7 @@ from referral_app.extensions import db
 from referral_app.models import Program, Referral, Reward, User
 from referral_app.models.reward import REWARD_STATUSES
 from referral_app.services import fraud, reward_states
-from referral_app.services.reward_rules import TRIGGER_WORDS
+from referral_app.services.reward_rules import TRIGGER_EVENTS, TRIGGER_WORDS
 
 PER_PAGE = 25
 TABS = ("held", "pending", "approved", "issued", "rejected", "void")
@@ -57,7 +57,7 @@ def review():
     return render_template("rewards/review.html", rows=rows, status=status, tabs=TABS,
                            counts=counts, evidence=evidence, page=page, per_page=PER_PAGE,
                            total=counts.get(status, 0), form=DecisionForm(),
-                           value_words=reward_states.value_words, trigger_words=TRIGGER_WORDS)
+                           value_words=reward_states.value_words, trigger_words=TRIGGER_EVENTS)
 
 
 @bp.post("/<int:reward_id>/<any(approve, reject, issue, void):action>")

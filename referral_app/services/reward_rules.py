@@ -21,6 +21,15 @@ TRIGGER_WORDS = {
     "won": "when they become a customer",
     "purchase": "when they make a purchase",
 }
+# The same moments as the team says them (marketing's review of rewards).
+TRIGGER_EVENTS = {
+    "submitted": "on referral",
+    "mql": "when the lead qualified",
+    "sql": "when sales accepted the lead",
+    "opportunity": "when the lead became an opportunity",
+    "won": "when the referee became a customer",
+    "purchase": "on the referee's purchase",
+}
 
 
 def _amount(value, kind: str, errors: list) -> Decimal | None:

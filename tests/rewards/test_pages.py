@@ -24,6 +24,8 @@ def test_review_page_shows_held_rewards_with_evidence_and_approves_in_one_click(
     html = page.get_data(as_text=True)
     assert f'id="reward-{held.id}"' in html and "Friends of Widget" in html
     assert "disposable e-mail" in html and "mailinator.com" in html  # the evidence
+    # In the team's words, not the referrer's ("when they become a customer").
+    assert "to the referrer, when the referee became a customer" in html
     assert f'id="reward-{pending.id}"' not in html  # the held tab comes first
     assert "style=" not in html and "<script>" not in html  # strict CSP
     response = client.post(f"/rewards/{held.id}/approve", data={"back": "held"})
