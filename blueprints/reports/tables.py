@@ -1,8 +1,10 @@
 """Report results as tables of display strings: the page and its CSV show the same cells."""
+import re
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 MISSING = "—"
+NUMBER = re.compile(r"-?[0-9]{4,}(\.[0-9]+)?")
 STAGE_LABELS = {"leads": "Leads", "mql": "MQL", "sql": "SQL", "opportunity": "Opportunity",
                 "won": "Won", "lost": "Lost", "rejected": "Rejected", "recycled": "Recycled"}
 MEASURE_LABELS = {"sql": "SQLs", "opportunity": "opportunities", "won": "won deals"}
@@ -23,6 +25,15 @@ class Table:
         """Columns to right-align: those whose first cell is a number, a rate or a dash."""
         first = self.rows[0] if self.rows else []
         return {i for i, cell in enumerate(first) if cell and cell[0] in "0123456789" + MISSING}
+
+
+def grouped(cell: str) -> str:
+    """A table cell as the page shows it: big numbers with thousands separators
+    ("266400.00" -> "266,400.00"); the CSV keeps the plain cell for spreadsheets."""
+    if isinstance(cell, str) and NUMBER.fullmatch(cell):
+        whole, dot, fraction = cell.partition(".")
+        return f"{int(whole):,}{dot}{fraction}"
+    return cell
 
 
 def pct(value) -> str:

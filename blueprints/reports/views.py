@@ -15,6 +15,7 @@ from referral_app.models.base import utcnow
 from referral_app.services import reports
 from referral_app.services.reports.common import program_by_slug
 
+bp.add_app_template_filter(t.grouped, "grouped")
 FIELD_OF = {"from": "start", "to": "end", "program": "program", "product": "product",
             "min_volume": "min_volume"}
 

@@ -1,9 +1,11 @@
-"""The report pages: figures on the page, CSV equal to the page, permissions, invalid dates."""
+"""The report pages: figures on the page, CSV equal to the page (but for thousands separators),
+permissions, invalid dates."""
 from datetime import UTC, datetime
 
 import pytest
 import time_machine
 
+from blueprints.reports.tables import grouped
 from tests.conftest import sign_in
 from tests.reports.conftest import Q1
 from tests.reports.html import ReportPage, read_csv
@@ -33,7 +35,7 @@ def test_dashboard_shows_the_funnel(world, frozen, marketing):
                                      ["Recycled", "1", "1"]]
     assert rows[1][3] == "85.7%" and rows[4][3] == "66.7%"
     values = dict(page.tables["funnel-value"][1])
-    assert values["Revenue (won deals)"] == "3000.00"
+    assert values["Revenue (won deals)"] == "3,000.00"  # the CSV's cell is 3000.00
     assert values["Reward cost per won deal"] == "100.00"
     assert values["Referral → purchase"] == "28.6%"
     assert page.chart("funnel")["datasets"][0]["data"] == [7, 6, 4, 3, 2, 1, 1, 1]
@@ -55,7 +57,9 @@ def test_every_table_downloads_as_the_same_csv(world, frozen, marketing, path):
         response = marketing.get(f"/reports/{key}.csv", query_string=Q1)
         assert response.status_code == 200, key
         assert response.mimetype == "text/csv"
-        assert read_csv(response.data) == (headers, rows), key
+        csv_headers, csv_rows = read_csv(response.data)
+        # The same cells; the page groups the thousands of big numbers.
+        assert (csv_headers, [[grouped(c) for c in r] for r in csv_rows]) == (headers, rows), key
 
 
 def test_the_combined_leaderboard_csv_holds_all_twelve(world, frozen, marketing):
@@ -147,3 +151,10 @@ def test_referrers_cannot_see_my_numbers(world, client, make_user):
 
 def test_unknown_csv_is_404(world, marketing):
     assert marketing.get("/reports/nothing.csv").status_code == 404
+
+
+@pytest.mark.parametrize("cell, shown", [
+    ("266400.00", "266,400.00"), ("1234", "1,234"), ("-12000.5", "-12,000.5"),
+    ("999.99", "999.99"), ("85.7%", "85.7%"), ("—", "—"), ("Acme 2024", "Acme 2024"), ("", "")])
+def test_big_numbers_are_grouped_on_the_page_only(cell, shown):
+    assert grouped(cell) == shown
