@@ -37,6 +37,8 @@ def test_the_landing_shows_the_offer_and_counts_visits(code, db, client):
     assert page.status_code == 200
     assert "You are invited" in html and "20% off" in html and "Carla invited you" in html
     assert "<strong>Twenty percent</strong>" in html and "<script>alert(2)" not in html
+    # The referee's page keeps them on the offer: none of the platform's own navigation.
+    assert "Join as a referrer" not in html and "Sign in" not in html
     client.get(f"/r/{code.code.lower()}")
     assert counters(db, code) == (2, 0)
 
@@ -45,7 +47,8 @@ def test_a_referee_leaves_their_details(code, world, db, client):
     response = client.post(f"/r/{code.code}", data=landing_form(),
                            environ_base={"REMOTE_ADDR": "198.51.100.4"})
     assert response.status_code == 302 and response.headers["Location"].endswith("/thanks")
-    assert "Thank you" in client.get(response.headers["Location"]).data.decode()
+    thanks = client.get(response.headers["Location"]).data.decode()
+    assert "Thank you" in thanks and "Join as a referrer" not in thanks
     referral = db.session.scalar(select(Referral))
     assert (referral.source, referral.referrer_id, referral.code_id) == \
         ("landing", world.referrer.id, code.id)
