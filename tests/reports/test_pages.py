@@ -141,6 +141,10 @@ def test_a_rep_sees_their_own_numbers(world, frozen, client, db):
     assert read_csv(csv.data) == page.tables["mine-sla"]
     # Only their own: R2's leads do not appear.
     assert page.tables["mine-conversion"][1][3] == ["Won", "2", "50.0%"]
+    # The latest breaches name each lead and open it.
+    lead = world.leads["L5"]
+    html = client.get("/reports/mine", query_string=Q1).get_data(as_text=True)
+    assert f'href="/queue/leads/{lead.id}">{lead.referral.referee_name}</a>' in html
 
 
 def test_referrers_cannot_see_my_numbers(world, client, make_user):
