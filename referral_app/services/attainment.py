@@ -1,4 +1,5 @@
 """Both sides of the SLA, measured per product and month in the agreement calendar's zone."""
+import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -41,6 +42,14 @@ class MarketingSide:
     def pace(self) -> float | None:
         """Delivered against the pro-rated target: 1.0 is exactly on pace."""
         return self.delivered / self.prorated_target if self.prorated_target else None
+
+    @property
+    def pace_percent(self) -> int | None:
+        """The pace as a whole percent, never rounded up to 100 while behind (35.96 of 36
+        due must not read "100%" in the colour of a miss)."""
+        if self.pace is None:
+            return None
+        return math.floor(self.pace * 100) if self.behind else round(self.pace * 100)
 
     @property
     def projected(self) -> int:

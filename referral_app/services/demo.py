@@ -1,4 +1,5 @@
 """The demo company: people, calendar, agreements and programs (idempotent)."""
+from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -31,7 +32,9 @@ def seed() -> bool:
     db.session.flush()
     for product, target in (("Interlock CRM", 75), ("Interlock Analytics", 40)):
         db.session.add(Agreement(product=product, version=1, status="in_force", calendar_id=cal.id,
-                                 monthly_qualified_leads=target, effective_at=utcnow()))
+                                 monthly_qualified_leads=target,
+                                 # in force before the six months of demo history began
+                                 effective_at=utcnow() - timedelta(days=190)))
     definitions()
     programs()
     db.session.flush()

@@ -83,6 +83,21 @@ def test_pace_figures_on_a_known_data_set(db, widget):
     assert side.projected == round(18 * 31 / 10) == 56
     assert side.acceptance_rate == Decimal("0.5556")
     assert side.behind is True and side.closed is False
+    assert side.pace_percent == 90
+
+
+@pytest.mark.parametrize("delivered, days_gone, percent", [
+    (36, 9.001, 99),   # 36 of 36.004 due: behind, so not "100%"
+    (36, 9.0, 100),    # exactly on pace
+    (37, 9.0, 103),    # ahead: rounded as usual
+    (0, 0.0, None),    # nothing due yet
+])
+def test_pace_never_reads_on_target_while_behind(delivered, days_gone, percent):
+    side = attainment.MarketingSide(product="Widget", month=date(2026, 1, 1), target=124,
+                                    delivered=delivered, accepted=0,
+                                    min_acceptance_rate=Decimal("0.6"), days_in_month=31,
+                                    days_gone=days_gone, closed=False)
+    assert side.pace_percent == percent
 
 
 def test_the_hourly_job_records_warns_once_a_day_and_closes_the_month(db, widget, make_user):

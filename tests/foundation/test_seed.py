@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from referral_app.models import Attempt, Lead, Program, Reward, SlaClock, User
+from referral_app.models import Agreement, Attempt, Lead, Program, Reward, SlaClock, User
 from referral_app.models.base import utcnow
 from referral_app.models.lead import STAGES
 
@@ -32,6 +32,8 @@ def test_demo_history_covers_every_stage_over_six_months(cli, db):
     assert stages == set(STAGES)
     oldest = db.session.scalar(select(func.min(Lead.received_at)))
     assert utcnow() - oldest > timedelta(days=150)
+    # The agreements the leads were worked under were in force before the first of them.
+    assert db.session.scalar(select(func.max(Agreement.effective_at))) < oldest
     statuses = set(db.session.scalars(select(SlaClock.status).distinct()))
     assert {"met", "breached"} <= statuses
 
