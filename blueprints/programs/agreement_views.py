@@ -26,12 +26,13 @@ def duration(value: timedelta | None) -> str:
     return f"{days}d {rest // 60}h" if days else f"{rest // 60}h {rest % 60:02d}m"
 
 
-def _section(product: str, now) -> dict:
-    current, draft = agreements.current(product), agreements.pending(product)
+def _section(product: str, current, rows: dict, now) -> dict:
+    draft = agreements.pending(product)
     versions = agreements.history(product)
     signed = {s.side for s in draft.signoffs} if draft else set()
     side = agreements.SIDE_OF_ROLE.get(current_user.role)
-    marketing, sales = attainment.sides(current, now=now) if current else (None, None)
+    marketing, sales = attainment.sides(current, now=now, row=rows[current.id]) \
+        if current else (None, None)
     return {
         "product": product, "current": current, "draft": draft,
         "draft_changes": agreements.diff(current, draft) if draft else [],
@@ -50,7 +51,9 @@ def agreements_page():
     now = utcnow()
     wanted = request.args.get("product")
     products = [p for p in programs.products() if not wanted or p == wanted]
-    sections = [_section(product, now) for product in products]
+    currents = {product: agreements.current(product) for product in products}
+    rows = attainment.current_rows([a for a in currents.values() if a is not None], now)
+    sections = [_section(product, currents[product], rows, now) for product in products]
     ids = {a.created_by_id for s in sections for a, _ in s["history"]} | \
         {x.user_id for s in sections if s["draft"] for x in s["draft"].signoffs}
     people = {u.id: u.name or u.email for u in

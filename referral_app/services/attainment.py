@@ -104,12 +104,34 @@ def month_figures(agreement: Agreement, month: date, now: datetime):
     return None
 
 
+def current_rows(agreements, now: datetime) -> dict[int, object]:
+    """month_figures of each agreement's current month, by agreement id: one SLA report per
+    distinct month (one, but around midnight between zones) instead of one per product."""
+    by_month: dict[date, list[Agreement]] = {}
+    for agreement in agreements:
+        by_month.setdefault(month_of(now, zone_of(agreement)), []).append(agreement)
+    out = {}
+    for month, group in by_month.items():
+        # The report lays each product's months out in its own calendar's zone.
+        period = Period(month, next_month(month) - timedelta(days=1), group[0].calendar.timezone)
+        found = {p.product: p for p in sla_report(period, now).products}
+        for agreement in group:
+            product = found.get(agreement.product)
+            out[agreement.id] = product.months[0] if product and product.months else None
+    return out
+
+
+_READ = object()
+
+
 def sides(agreement: Agreement, month: date | None = None,
-          now: datetime | None = None) -> tuple[MarketingSide, dict]:
-    """Both sides of the agreement for a month (default: the current one in its zone)."""
+          now: datetime | None = None, row=_READ) -> tuple[MarketingSide, dict]:
+    """Both sides of the agreement for a month (default: the current one in its zone);
+    `row` is its month_figures when the caller read them already (current_rows)."""
     now, zone = now or utcnow(), zone_of(agreement)
     month = month or month_of(now, zone)
-    row = month_figures(agreement, month, now)
+    if row is _READ:
+        row = month_figures(agreement, month, now)
     start, end = month_bounds(month, zone)
     days = (next_month(month) - month).days
     gone = min(max((now - start) / (end - start), 0.0), 1.0) * days

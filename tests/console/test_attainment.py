@@ -8,6 +8,7 @@ import time_machine
 from referral_app.jobs.attainment import track
 from referral_app.models import Attempt, LeadEvent, MonthlyAttainment, Notification, SlaClock
 from referral_app.services import attainment
+from referral_app.services.reports import Period, sla_report
 from tests import factories
 
 LA = "America/Los_Angeles"
@@ -209,3 +210,28 @@ def test_the_agreement_page_and_the_sla_report_count_the_same_mqls(db, widget):
     (report,) = reports.sla_report(period, now, product="Widget").products
     (january,) = report.months
     assert (january.mqls, january.accepted) == (side.delivered, side.accepted) == (18, 10)
+
+
+def test_current_rows_read_every_product_at_once_with_the_same_figures(db, widget):
+    """The agreement page reads all products' months in one SLA report: each row equals that
+    product's own month_figures, zones apart (Widget in Los Angeles, Gadget in Tokyo, where
+    the next month has begun)."""
+    agreement, program = widget
+    _january(program, db)  # Widget's MQLs, and one for a Gadget program
+    tokyo = factories.agreement(product="Gadget", cal=factories.calendar(
+        name="tokyo", timezone="Asia/Tokyo"), effective_at=utc(2025, 12, 1))
+    gadget = factories.program(product="Gadget", slug="gadget-2")
+    mql(gadget, utc(2026, 1, 31, 16))  # Feb 1, 01:00 in Tokyo
+    db.session.commit()
+    now = utc(2026, 1, 31, 18)  # Jan 31 in Los Angeles, Feb 1 in Tokyo
+    rows = attainment.current_rows([agreement, tokyo], now)
+    assert rows[agreement.id] == attainment.month_figures(agreement, date(2026, 1, 1), now)
+    assert rows[tokyo.id] == attainment.month_figures(tokyo, date(2026, 2, 1), now)
+    assert rows[agreement.id].mqls == 18 and rows[tokyo.id].mqls == 1
+    side, _ = attainment.sides(tokyo, now=now, row=rows[tokyo.id])
+    assert (side.month, side.delivered) == (date(2026, 2, 1), 1)
+    # The SLA report over February, while Los Angeles is still in January: each product's
+    # trend ends with its own current month (it was one list for all, and a 500).
+    report = sla_report(Period(date(2026, 2, 1), date(2026, 2, 28), LA), now)
+    trends = {p.product: [row.key for row in p.trend] for p in report.products}
+    assert trends["Widget"][-1] == "2026-01" and trends["Gadget"][-1] == "2026-02"

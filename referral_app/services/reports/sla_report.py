@@ -114,11 +114,13 @@ class SlaReport:
 
 
 def _layout(period, zones: dict[str, str], now):
-    """The Layout of every product (its zone's months), the period's month keys, the trend's."""
+    """The Layout of every product (its zone's months), the period's month keys, and each
+    product's trend keys: the trend ends with the month `now` is in (when that comes before
+    the period's last), which differs between zones around a month's end."""
     by_zone: dict[str, list[str]] = {}
     for name, zone in sorted(zones.items()):
         by_zone.setdefault(zone, []).append(name)
-    parts, period_keys, trend_keys = [], [], []
+    parts, period_keys, trend_keys = [], [], {}
     for zone, products in by_zone.items():
         local = period.in_zone(zone)
         months = local.months()
@@ -126,7 +128,8 @@ def _layout(period, zones: dict[str, str], now):
         # Trend months wholly before the period; the others are the period's own (clipped).
         before = [b for b in trailing if b.end <= months[0].start]
         parts.append((tuple(products), tuple(before + months)))
-        period_keys, trend_keys = [b.key for b in months], [b.key for b in trailing]
+        period_keys = [b.key for b in months]  # the period's dates: alike in every zone
+        trend_keys.update(dict.fromkeys(products, [b.key for b in trailing]))
     return Layout(tuple(parts)), period_keys, trend_keys
 
 
@@ -231,7 +234,7 @@ def sla_report(period, now: datetime, product: str | None = None) -> SlaReport:
         report.products.append(ProductSla(
             product=name, timezone=zones[name], agreement=(versions.get(name) or [None])[-1],
             months=months, total=_total(months, timings.get((1, name, 1))),
-            trend=[rows[(name, key)] for key in trend_keys]))
+            trend=[rows[(name, key)] for key in trend_keys[name]]))
     labels, emails = names(User, breaches), names(User, breaches, "email")
     report.breaches = sorted(
         (Breaches(owner, labels.get(owner) or emails.get(owner, f"#{owner}"), kinds)
