@@ -235,3 +235,22 @@ def test_current_rows_read_every_product_at_once_with_the_same_figures(db, widge
     report = sla_report(Period(date(2026, 2, 1), date(2026, 2, 28), LA), now)
     trends = {p.product: [row.key for row in p.trend] for p in report.products}
     assert trends["Widget"][-1] == "2026-01" and trends["Gadget"][-1] == "2026-02"
+
+
+def test_the_hourly_job_closes_each_products_month_in_its_own_zone(db, widget):
+    """At 18:00 UTC on 31 January Tokyo is in February: Gadget's January is closed with its
+    result, while Widget (Los Angeles) is still counting January."""
+    agreement, _ = widget
+    factories.agreement(product="Gadget", cal=factories.calendar(name="tokyo",
+                                                                 timezone="Asia/Tokyo"),
+                        effective_at=utc(2025, 12, 1))
+    db.session.commit()
+    now = utc(2026, 1, 31, 18)
+    with time_machine.travel(now, tick=False):
+        sides = attainment.track(now)
+    assert {(s.product, s.month) for s in sides} == {("Widget", date(2026, 1, 1)),
+                                                     ("Gadget", date(2026, 2, 1))}
+    rows = {(r.product, r.month): r.result for r in db.session.query(MonthlyAttainment)}
+    assert rows[("Gadget", date(2026, 1, 1))] == "missed"  # closed: no MQLs in January
+    assert rows[("Gadget", date(2026, 2, 1))] is None and rows[("Widget", date(2026, 1, 1))] is None
+    assert ("Widget", date(2026, 2, 1)) not in rows
