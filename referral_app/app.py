@@ -46,8 +46,8 @@ def init_extensions(app: Flask) -> None:
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
     else:
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {
-            "pool_pre_ping": True, "pool_size": app.config.get("DB_POOL_SIZE", 20),
-            "max_overflow": app.config.get("DB_MAX_OVERFLOW", 10)})
+            "pool_pre_ping": True, "pool_size": app.config["DB_POOL_SIZE"],
+            "max_overflow": app.config["DB_MAX_OVERFLOW"]})
     db.init_app(app)
     migrate.init_app(app, db, directory=str(settings.PROJECT_ROOT / "migrations"),
                      render_as_batch=True, compare_type=True)
