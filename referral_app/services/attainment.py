@@ -98,10 +98,7 @@ def month_figures(agreement: Agreement, month: date, now: datetime):
     counts again; one taken straight from new to sql was never delivered), accepted those the
     lead went on to sql from; clocks count in the month they started, a running clock past
     its due time as breached; time to first attempt is in the calendar's business hours."""
-    period = Period(month, next_month(month) - timedelta(days=1), agreement.calendar.timezone)
-    for product in sla_report(period, now, product=agreement.product).products:
-        return product.months[0] if product.months else None
-    return None
+    return _month_rows(month, [agreement], now, product=agreement.product)[agreement.id]
 
 
 def current_rows(agreements, now: datetime) -> dict[int, object]:
@@ -112,13 +109,18 @@ def current_rows(agreements, now: datetime) -> dict[int, object]:
         by_month.setdefault(month_of(now, zone_of(agreement)), []).append(agreement)
     out = {}
     for month, group in by_month.items():
-        # The report lays each product's months out in its own calendar's zone.
-        period = Period(month, next_month(month) - timedelta(days=1), group[0].calendar.timezone)
-        found = {p.product: p for p in sla_report(period, now).products}
-        for agreement in group:
-            product = found.get(agreement.product)
-            out[agreement.id] = product.months[0] if product and product.months else None
+        out.update(_month_rows(month, group, now))
     return out
+
+
+def _month_rows(month: date, agreements: list, now: datetime, product: str | None = None):
+    """The SLA report's row for `month` of each agreement's product, by agreement id (the
+    report lays each product's months out in its own calendar's zone)."""
+    period = Period(month, next_month(month) - timedelta(days=1),
+                    agreements[0].calendar.timezone)
+    found = {p.product: p for p in sla_report(period, now, product=product).products}
+    return {a.id: found[a.product].months[0]
+            if a.product in found and found[a.product].months else None for a in agreements}
 
 
 _READ = object()
