@@ -21,7 +21,8 @@ from referral_app.models import (
 )
 from referral_app.models.base import utcnow
 from referral_app.services.codes import code_for
-from referral_app.services.qualification import definition_for, score
+from referral_app.services.leads import attempts_used_reason
+from referral_app.services.qualification import MEETS_DEFINITION, definition_for, score
 from referral_app.services.sla import measured_seconds, refresh_due_all
 
 FIRST = ["Alex", "Blair", "Casey", "Dana", "Eli", "Frankie", "Gabi", "Harper", "Ira", "Jo",
@@ -118,7 +119,7 @@ def _one_lead(rng, n, program, referrer, owner, agreement, received, now, final,
                              data={"source": referral.source}))
     if qualifies:  # scored on arrival, as intake does
         db.session.add(LeadEvent(lead_id=lead.id, from_stage="new", to_stage="mql", at=received,
-                                 processed_at=received, reason="meets the MQL definition",
+                                 processed_at=received, reason=MEETS_DEFINITION,
                                  data={"score": lead.score, "rules": lead.score_rules}))
     # Reps mostly keep the SLA; about one in five first attempts comes late.
     late = rng.random() < 0.2
@@ -170,8 +171,7 @@ def _one_lead(rng, n, program, referrer, owner, agreement, received, now, final,
             reason = rng.choice(LOST)
         elif stage == "recycled":  # the last allowed attempt recycles it, as leads.log_attempt
             at = last_at or at
-            reason = (f"{attempts} attempts within {agreement.attempt_window_days} days "
-                      "without a connected outcome")
+            reason = attempts_used_reason(attempts, agreement)
         db.session.add(LeadEvent(lead_id=lead.id, from_stage=previous, to_stage=stage, at=at,
                                  processed_at=at,
                                  actor_id=owner.id, reason=reason))

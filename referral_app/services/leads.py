@@ -99,11 +99,14 @@ def log_attempt(lead: Lead, actor_id: int, channel: str, outcome: str, note: str
         used = attempts_in_window(lead, window.started_at)
         if used >= lead.agreement.max_attempts and can_move(lead, "recycled"):
             window.status, window.met_at = "met", at  # the rep did every attempt allowed
-            recycle(lead, actor_id, f"{used} attempts within "
-                    f"{lead.agreement.attempt_window_days} days without a connected outcome",
-                    at=at)
+            recycle(lead, actor_id, attempts_used_reason(used, lead.agreement), at=at)
     sla.refresh_due(lead)
     return attempt
+
+
+def attempts_used_reason(used: int, agreement) -> str:
+    """Why the last attempt allowed recycled a lead."""
+    return f"{used} attempts within {agreement.attempt_window_days} days without a connected outcome"
 
 
 def accept(lead: Lead, actor_id: int, checklist=(), at: datetime | None = None) -> LeadEvent:

@@ -25,6 +25,8 @@ FIELDS = {
 NUMERIC_FIELDS = {"company_size", "deal_value"}
 
 
+MEETS_DEFINITION = "meets the MQL definition"  # the reason of a move to mql by score
+
 def _value(lead: Lead, field: str):
     referral = lead.referral
     if field == "source":
@@ -106,7 +108,7 @@ def assess(lead: Lead, definition: MqlDefinition | None,
         return None
     return stage_event(lead, "mql", actor_id=None, at=at or utcnow(),
                        reason="the program declares referred leads MQL on arrival"
-                       if on_arrival else "meets the MQL definition",
+                       if on_arrival else MEETS_DEFINITION,
                        data={"score": lead.score, "rules": lead.score_rules})
 
 
