@@ -148,18 +148,10 @@ def _mark_stages(session, flush_context, instances) -> None:
     """Record each new event's stage on its lead, and mark the lead touched when an event, a
     clock, a reward or a purchase of it is written, in the same flush (the rolled-up report
     days it counts in are then read live until recomputed)."""
-    bits: dict[int, tuple[Lead, int]] = {}
-    for obj in session.new:
-        if isinstance(obj, LeadEvent):
-            lead = _lead_of(session, obj)
-            if lead is not None:
-                _, seen = bits.get(id(lead), (lead, 0))
-                bits[id(lead)] = (lead, seen | STAGE_BITS.get(obj.to_stage, 0))
-    for obj in list(session.new) + list(session.dirty):
-        if isinstance(obj, SlaClock) and (obj in session.new or session.is_modified(obj)):
-            lead = _lead_of(session, obj)
-            if lead is not None and id(lead) not in bits:
-                bits[id(lead)] = (lead, 0)
+    bits = stage_marks(session, [obj for obj in session.new if isinstance(obj, LeadEvent)],
+                       [obj for obj in list(session.new) + list(session.dirty)
+                        if isinstance(obj, SlaClock)
+                        and (obj in session.new or session.is_modified(obj))])
     now = utcnow()
     # A reward or purchase written changes its lead's funnel money: touch it by referral
     # (a purchase matched to another referral touches the one it left too).
@@ -173,8 +165,7 @@ def _mark_stages(session, flush_context, instances) -> None:
             Lead.__table__.c.referral_id.in_(sorted(referrals))).values(touched_at=now))
     for lead, add in bits.values():
         if lead in session.new:
-            lead.stages_entered = (lead.stages_entered or 0) | add
-            lead.touched_at = now
+            mark_new_lead(lead, add, now)
             continue
         bits_missing = (lead.__dict__.get("stages_entered", 0) or 0) & add != add
         touched = lead.__dict__.get("touched_at")
@@ -187,6 +178,28 @@ def _mark_stages(session, flush_context, instances) -> None:
         if bits_missing:
             # In SQL, so a concurrent writer's bits are kept too.
             lead.stages_entered = Lead.stages_entered.bitwise_or(add)
+
+
+def stage_marks(session, events, clocks) -> dict[int, tuple[Lead, int]]:
+    """id(lead) -> (lead, the stage bits of its `events`) for every lead that these new
+    events and new or changed clocks mark."""
+    bits: dict[int, tuple[Lead, int]] = {}
+    for obj in events:
+        lead = _lead_of(session, obj)
+        if lead is not None:
+            _, seen = bits.get(id(lead), (lead, 0))
+            bits[id(lead)] = (lead, seen | STAGE_BITS.get(obj.to_stage, 0))
+    for obj in clocks:
+        lead = _lead_of(session, obj)
+        if lead is not None and id(lead) not in bits:
+            bits[id(lead)] = (lead, 0)
+    return bits
+
+
+def mark_new_lead(lead: Lead, add: int, now) -> None:
+    """A lead written for the first time: its stage bits, and touched now."""
+    lead.stages_entered = (lead.stages_entered or 0) | add
+    lead.touched_at = now
 
 
 def _lead_of(session, obj) -> Lead | None:

@@ -9,6 +9,7 @@ from referral_app.extensions import db
 from referral_app.models import ApiToken, User
 from referral_app.models.base import utcnow
 from referral_app.models.user import REFERRER_KINDS, ROLES, hash_token
+from referral_app.services import token_cache
 
 
 def normalise_email(email: str) -> str:
@@ -77,15 +78,22 @@ def create_token(email: str, name: str = "") -> str:
 
 
 def user_for_token(plain: str) -> User | None:
+    """The active user behind a token that is not revoked (see token_cache: a few seconds
+    in each process without asking the database again)."""
     if not plain:
         return None
+    digest = hash_token(plain)
+    cache = token_cache.for_app()
+    known = cache.get(digest)
+    if known is not None:
+        return db.session.merge(known, load=False)  # this session's own copy, no query
     token = db.session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == hash_token(plain),
-                               ApiToken.revoked_at.is_(None))
-        .options(joinedload(ApiToken.user))  # every API request: one query, not two
+        select(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
+        .options(joinedload(ApiToken.user))  # one query, not two
     )
     if token is None or not token.user.active:
         return None
+    cache.put(digest, token.user)
     return token.user
 
 

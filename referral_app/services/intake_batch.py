@@ -27,7 +27,7 @@ from referral_app.errors import DomainError, Duplicate
 from referral_app.extensions import db
 from referral_app.jobs import DEFAULT, enqueue_after_commit
 from referral_app.models import Program, Referral, ReferralCode, User
-from referral_app.services import assignment, codes, intake, qualification, sla
+from referral_app.services import assignment, codes, intake, new_rows, qualification, sla
 from referral_app.services import intake_checks as checks
 
 # n ids from each table's own sequence, in one round trip and one statement text.
@@ -206,9 +206,11 @@ def _create(accepted, at: datetime) -> dict:
                 out[position] = new.referral
                 arrivals.append(new)
             rows = [row for new in arrivals for row in new.rows]
-            _number(rows)
-            db.session.add_all(rows)
-            db.session.flush()
+            if _number(rows):
+                new_rows.insert_new(rows)  # ids known: no unit of work needed
+            else:
+                db.session.add_all(rows)
+                db.session.flush()
     except IntegrityError as exc:
         if "open_email" not in str(exc.orig):
             raise
@@ -239,16 +241,17 @@ def _follow_up(arrivals: list, subs: list[Submission], at: datetime) -> None:
         enqueue_after_commit(GROUP_STAGES_JOB, moves, queue=DEFAULT)
 
 
-def _number(rows: list) -> None:
-    """Give the new rows their ids from the tables' sequences, in one statement (PostgreSQL).
+def _number(rows: list) -> bool:
+    """Give the new rows their ids from the tables' sequences, in one statement (PostgreSQL;
+    False elsewhere, where the flush numbers them).
 
-    With ids known up front the flush sends each table's rows as one prepared statement
-    executed many times; without, as one INSERT .. VALUES (..), (..) .. RETURNING id whose
-    text differs with every group size, which psycopg then parses anew (a third of the
-    group's CPU, measured).
+    With ids known up front each table's rows go as one prepared statement executed many
+    times (services/new_rows.py); without, as one INSERT .. VALUES (..), (..) .. RETURNING id
+    whose text differs with every group size, which psycopg then parses anew (a third of
+    the group's CPU, measured).
     """
     if db.session.get_bind().dialect.name != "postgresql":
-        return
+        return False
     tables = Counter(type(row).__table__.name for row in rows)
     found = defaultdict(list)
     for name, row_id in db.session.execute(NEXT_IDS, {"names": list(tables),
@@ -257,6 +260,7 @@ def _number(rows: list) -> None:
     ids = {name: iter(values) for name, values in found.items()}
     for row in rows:
         row.id = next(ids[type(row).__table__.name])
+    return True
 
 
 def _turns(product: str, n: int, at: datetime):
