@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from bench import load, pgload
 from bench.report import Figure, missing, ms
-from bench.scenario import Scenario
+from bench.scenario import INTAKE_REFERRER, Scenario
 from bench.server import CpuMeter, Gunicorn
 
 INTAKE_BODY = ('{"program": "bench-intake", "referee": {"name": "Load %d %d", '
@@ -85,8 +85,11 @@ def intake(ctx: Ctx) -> list[Figure]:
     ratio = real.rps / bare.rps if bare.rps else 0
     ctx.note_rss()
     cpu = cpu_per_request(ctx, "POST", "/api/v1/referrals", auth, INTAKE_BODY)
+    fixed, each = writer_cost(ctx)
     note = (f"{cpu * 1000:.1f} ms Python CPU per referral in-process (one core's ceiling "
-            f"{1 / cpu:,.0f}/s); {real.requests:,} requests in {real.seconds:.1f} s, {real.errors} errors, "
+            f"{1 / cpu:,.0f}/s); the group commit's writer, in-process: {fixed * 1000:.1f} ms "
+            f"a group + {each * 1000:.2f} ms a referral; "
+            f"{real.requests:,} requests in {real.seconds:.1f} s, {real.errors} errors, "
             f"{stored:,} referrals stored; bare {bare.requests:,} requests; load tool {real.tool}; "
             f"gunicorn {ctx.product.config}")
     return [
@@ -98,6 +101,42 @@ def intake(ctx: Ctx) -> list[Figure]:
                real.p99_ms < 50 and real.errors == 0),
         cpu_budget(real_cpu, bare_cpu),
     ]
+
+
+def writer_cost(ctx: Ctx, small: int = 2, large: int = 16, rounds: int = 15):
+    """(CPU seconds a group costs whatever its size, CPU seconds each referral adds) of
+    intake_batch.submit_many and its commit, in-process: groups of `small` and `large`
+    submissions, the median of `rounds` each, fitted to a line."""
+    from sqlalchemy import select
+
+    from referral_app.extensions import db
+    from referral_app.models import User
+    from referral_app.models.base import utcnow
+    from referral_app.services import intake_batch
+
+    referee = {"name": "Writer Load", "company": "Loadtest Co", "title": "Head of Sales",
+               "country": "US"}
+    with ctx.app.app_context():
+        referrer_id = db.session.scalar(select(User.id).where(User.email == INTAKE_REFERRER))
+    counter = iter(range(10**9))
+
+    def group(size: int) -> float:
+        subs = [intake_batch.Submission(ctx.scenario.program_id, dict(
+            referee, email=f"load-{ctx.scenario.run_id}g-{next(counter)}@loadtest-co.example"),
+            source="api", referrer_id=referrer_id, consent=True, ip="127.0.0.1")
+            for _ in range(size)]
+        with ctx.app.app_context():
+            started = time.thread_time()
+            intake_batch.submit_many(subs, utcnow())
+            db.session.commit()
+            return time.thread_time() - started
+
+    medians = {}
+    for size in (small, large):
+        group(size)  # warm-up
+        medians[size] = statistics.median(group(size) for _ in range(rounds))
+    each = (medians[large] - medians[small]) / (large - small)
+    return medians[small] - small * each, each
 
 
 def cpu_budget(real: dict[str, float], bare: dict[str, float]) -> Figure:

@@ -7,6 +7,7 @@ from bench import pgload
 from referral_app.services.sla import WARN_SHARE
 
 INTAKE_SLUG = "bench-intake"
+INTAKE_REFERRER = "intake@bench.interlock"
 SWEEP, SWEEP_REF, EXPORT = "bench_sweep", "bench_sweep_ref", "bench_export"
 
 
@@ -41,7 +42,7 @@ def prepare(app, run_id: str) -> Scenario:
             program.rules.append(RewardRule(side="give", trigger="submitted", kind="percent",
                                             amount=20, currency="USD"))
             db.session.add(program)
-        referrer = _user(db, User, "intake@bench.interlock", "referrer", kind="customer")
+        referrer = _user(db, User, INTAKE_REFERRER, "referrer", kind="customer")
         marketer = db.session.scalar(select(User).where(User.role == "marketing").order_by(User.id))
         rep_id, open_leads = db.session.execute(
             select(Lead.owner_id, func.count()).where(Lead.is_open.is_(True),

@@ -62,6 +62,41 @@ def create_token(email, name):
     click.echo(plain)
 
 
+@tokens.command("list")
+@click.argument("email", required=False)
+@with_appcontext
+def list_tokens(email):
+    """List API tokens (EMAIL's only, when given): prefix, user, name, created, last used."""
+    from referral_app.services.auth import tokens as all_tokens
+
+    def when(value):
+        return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+
+    rows = all_tokens(email)
+    if not rows:
+        click.echo("No API tokens." if not email else f"No API tokens for {email}.")
+    for t in rows:
+        state = f"revoked {when(t.revoked_at)}" if t.revoked_at else "active"
+        click.echo(f"{t.prefix}…  {t.user.email}  {t.name or '-'}  created {when(t.created_at)}"
+                   f"  last used {when(t.last_used_at)}  {state}")
+
+
+@tokens.command("revoke")
+@click.argument("token")
+@with_appcontext
+def revoke_token(token):
+    """Revoke TOKEN, given in full or by the prefix `flask tokens list` shows."""
+    from referral_app.services.auth import revoke_token as revoke
+
+    try:
+        row = revoke(token)
+        db.session.commit()
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"Revoked {row.prefix}… of {row.user.email}. Processes that have used it stop "
+               "accepting it within API_TOKEN_CACHE_SECONDS.")
+
+
 def _parse_at(value: str | None) -> datetime:
     if value is None:
         return datetime.now(UTC)

@@ -11,7 +11,6 @@ from blueprints.web import roles_required
 from referral_app.errors import DomainError
 from referral_app.extensions import db
 from referral_app.models import ApiToken, Notification
-from referral_app.models.base import utcnow
 from referral_app.models.user import ROLES
 from referral_app.services import auth as accounts
 
@@ -77,8 +76,7 @@ def tokens():
 @bp.post("/tokens/<int:token_id>/revoke")
 @roles_required("admin")
 def revoke_token(token_id: int):
-    token = db.get_or_404(ApiToken, token_id)
-    token.revoked_at = token.revoked_at or utcnow()
+    token = accounts.revoke(db.get_or_404(ApiToken, token_id))
     db.session.commit()
     flash(f"Token {token.prefix}… revoked.", "info")
     return redirect(url_for("admin.tokens"))

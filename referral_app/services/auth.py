@@ -1,15 +1,18 @@
 """Accounts: creation, sign-in with lock-out, API tokens."""
 from datetime import timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import joinedload
 
-from referral_app.errors import Conflict, ValidationFailed
+from referral_app.errors import Conflict, NotFound, ValidationFailed
 from referral_app.extensions import db
 from referral_app.models import ApiToken, User
 from referral_app.models.base import utcnow
 from referral_app.models.user import REFERRER_KINDS, ROLES, hash_token
 from referral_app.services import token_cache
+
+# How often a token's `last_used_at` is written: to the minute is all a list needs.
+USE_STAMPED_EVERY = timedelta(minutes=1)
 
 
 def normalise_email(email: str) -> str:
@@ -93,8 +96,50 @@ def user_for_token(plain: str) -> User | None:
     )
     if token is None or not token.user.active:
         return None
+    _stamp_use(token, utcnow())
     cache.put(digest, token.user)
     return token.user
+
+
+def _stamp_use(token: ApiToken, now) -> None:
+    """Record when the token was last used (to the minute), for admins deciding whether a
+    token can go. In its own short transaction, the one exception to "the caller commits":
+    the request's may be read-only or rolled back, and the stamp must not wait for it."""
+    if token.last_used_at is not None and now - token.last_used_at < USE_STAMPED_EVERY:
+        return
+    with db.engine.begin() as connection:
+        connection.execute(update(ApiToken.__table__).where(ApiToken.id == token.id)
+                           .values(last_used_at=now))
+
+
+def tokens(email: str | None = None) -> list[ApiToken]:
+    """Every API token, or one user's, newest first (revoked ones included)."""
+    query = select(ApiToken).join(ApiToken.user).options(joinedload(ApiToken.user))
+    if email:
+        query = query.where(User.email == normalise_email(email))
+    return list(db.session.scalars(query.order_by(ApiToken.created_at.desc(),
+                                                  ApiToken.id.desc())))
+
+
+def revoke_token(token_or_prefix: str, at=None) -> ApiToken:
+    """Revoke the token given in full or by the prefix that lists show ("il_Ab3xY9k…").
+    Revoking a revoked token changes nothing."""
+    text = (token_or_prefix or "").strip().rstrip("…").rstrip(".")
+    found = db.session.scalars(select(ApiToken).where(
+        or_(ApiToken.token_hash == hash_token(text), ApiToken.prefix == text))).all()
+    if not found:
+        raise NotFound(f"No API token {text!r}: give the token or its prefix as listed.")
+    if len(found) > 1:
+        raise Conflict(f"{len(found)} tokens start with {text!r}: give the whole token.",
+                       code="ambiguous")
+    return revoke(found[0], at)
+
+
+def revoke(token: ApiToken, at=None) -> ApiToken:
+    """Revoke this token (once: a second revocation keeps the first instant)."""
+    token.revoked_at = token.revoked_at or at or utcnow()
+    db.session.flush()
+    return token
 
 
 def find_users(text: str = "", role: str = "", page: int = 1,
