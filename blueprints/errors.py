@@ -6,6 +6,7 @@ from flask_limiter.errors import RateLimitExceeded
 from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from blueprints.web import error_body
 from referral_app.errors import DomainError
 from referral_app.extensions import db
 
@@ -36,14 +37,6 @@ def flatten_messages(messages) -> dict:
         else:
             out[str(field)] = [str(v) for v in (value if isinstance(value, list) else [value])]
     return out
-
-
-def error_body(status: int, code: str, message: str, fields: dict | None = None) -> dict:
-    """The contract's JSON error body (`fields` only on 422)."""
-    body = {"error": {"code": code, "message": message}}
-    if status == 422:
-        body["error"]["fields"] = fields or {}
-    return body
 
 
 def error_response(status: int, code: str, message: str, fields: dict | None = None,

@@ -112,3 +112,12 @@ def init_app(app) -> None:
         if app.config.get("PRODUCTION"):
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response
+
+
+def error_body(status: int, code: str, message: str, fields: dict | None = None) -> dict:
+    """The contract's JSON error body (`fields` only on 422): blueprints/errors.py answers
+    with it, and intake's group commit keeps it for Idempotency-Key replays."""
+    body = {"error": {"code": code, "message": message}}
+    if status == 422:
+        body["error"]["fields"] = fields or {}
+    return body

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from flask import Flask
 
-from blueprints import errors
+from blueprints.web import error_body as contract_error_body
 from referral_app.errors import DomainError, Unavailable
 from referral_app.extensions import db
 from referral_app.models.base import utcnow
@@ -45,8 +45,8 @@ class Request:
 
 
 def error_body(exc: DomainError) -> dict:
-    """The body blueprints.errors answers `exc` with, kept to be replayed."""
-    return errors.error_body(exc.status, exc.code, exc.message, exc.fields)
+    """The body blueprints/errors.py answers `exc` with, kept to be replayed."""
+    return contract_error_body(exc.status, exc.code, exc.message, exc.fields)
 
 
 def created_body(referral) -> dict:
