@@ -58,6 +58,13 @@ def _make(rv):
     return make_response(rv)
 
 
+PLAIN = {
+    403: "This page belongs to another role. If your work needs it, ask an admin to change "
+         "your role.",
+    404: "There is nothing at this address: the link may be old or mistyped.",
+}
+
+
 def register(app) -> None:
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
@@ -78,6 +85,10 @@ def register(app) -> None:
         data = getattr(exc, "data", None) or {}
         fields = flatten_messages(data.get("messages") or data.get("errors") or {})
         message = data.get("message") or exc.description or exc.name
+        if exc.description == type(exc).description and not wants_json():
+            # werkzeug's stock sentence ("...read-protected or not readable by the server")
+            # speaks to developers; a page speaks to the person who opened it.
+            message = PLAIN.get(exc.code, message)
         if exc.code == 422 and fields:
             message = "Some fields are not valid."
         code = CODES.get(exc.code or 500, "error")

@@ -84,6 +84,18 @@ def test_unknown_page_is_house_style_404(client):
     response = client.get("/no/such/page")
     assert response.status_code == 404
     assert b"couldn't find that page" in response.data
+    assert b"the link may be old or mistyped" in response.data
+    assert b"requested URL was not found" not in response.data  # werkzeug's stock sentence
+
+
+def test_another_roles_page_says_so_in_plain_words(client, make_user):
+    from tests.conftest import sign_in
+
+    sign_in(client, make_user("referrer"))
+    response = client.get("/admin/users")
+    assert response.status_code == 403
+    assert b"belongs to another role" in response.data
+    assert b"read-protected" not in response.data
 
 
 def test_unknown_api_path_is_contract_json(client):

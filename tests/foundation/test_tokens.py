@@ -63,6 +63,16 @@ def test_a_shared_prefix_asks_for_the_whole_token(cli, api, make_user, db):
     assert all(t.revoked_at is None for t in db.session.scalars(select(ApiToken)))
 
 
+def test_admin_tokens_page_explains_an_empty_list_and_unused_tokens(client, make_user, db):
+    admin = make_user("admin")
+    sign_in(client, admin)
+    assert b"No API tokens yet" in client.get("/admin/tokens").data
+    auth.create_token(admin.email, "billing")
+    db.session.commit()
+    page = client.get("/admin/tokens").data
+    assert b"No API tokens yet" not in page and b"never" in page and b"billing" in page
+
+
 def test_admin_revokes_a_token_and_it_stops_at_once(client, api, make_user, db):
     caller = api(make_user("referrer"))
     assert caller.get("/api/v1/referrals").status_code == 200  # remembered by this process
