@@ -2,7 +2,10 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from referral_app.models import Lead
+from sqlalchemy import select
+
+from referral_app.extensions import db
+from referral_app.models import Lead, User
 from referral_app.services.definitions import condition
 
 
@@ -31,12 +34,23 @@ def _name(user) -> str:
     return (user.name or user.email) if user is not None else "Interlock"
 
 
+def _owners(events) -> dict[int, str]:
+    """The names of the reps the lead's assignment events name, in one query."""
+    ids = {(e.data or {}).get("to_owner") for e in events if e.kind == "assign"} - {None}
+    if not ids:
+        return {}
+    return {u.id: _name(u) for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
+
+
 def timeline(lead: Lead) -> list[Entry]:
-    """Stage events, reassignments and attempts of one lead, oldest first."""
+    """Stage events, assignments and attempts of one lead, oldest first."""
     entries = []
+    owners = _owners(lead.events)
     for event in lead.events:
         if event.kind == "assign":
-            title = "Reassigned"
+            data = event.data or {}
+            to = owners.get(data.get("to_owner"), "a rep")
+            title = f"Reassigned to {to}" if data.get("from_owner") else f"Assigned to {to}"
         elif event.from_stage is None:
             title = f"Arrived as {event.to_stage}"
         else:

@@ -79,9 +79,11 @@ def take_turns(reps: list[User], n: int, at: datetime) -> list[User]:
 
 
 def assignment_event(lead: Lead, rep_id: int, at: datetime, actor_id: int | None = None,
-                     reason: str = "round robin") -> LeadEvent:
-    """The unflushed record of giving an unassigned lead to a rep, with the lead given."""
-    event = LeadEvent(lead=lead, kind="assign", from_stage=lead.stage, to_stage=lead.stage,
+                     reason: str = "round robin", stage: str | None = None) -> LeadEvent:
+    """The unflushed record of giving an unassigned lead to a rep, with the lead given
+    (`stage`: the lead's stage then, when it is not the stage it has now)."""
+    stage = stage or lead.stage
+    event = LeadEvent(lead=lead, kind="assign", from_stage=stage, to_stage=stage,
                       actor_id=actor_id, at=at, reason=reason,
                       data={"from_owner": lead.owner_id, "to_owner": rep_id, "restart": False},
                       processed_at=at)  # no follow-up job: nothing for recovery to redo

@@ -20,6 +20,7 @@ from referral_app.models import (
     User,
 )
 from referral_app.models.base import utcnow
+from referral_app.services.assignment import assignment_event
 from referral_app.services.codes import code_for
 from referral_app.services.leads import attempts_used_reason
 from referral_app.services.qualification import MEETS_DEFINITION, definition_for, score
@@ -107,8 +108,7 @@ def _one_lead(rng, n, program, referrer, owner, agreement, received, now, final,
     calendar = agreement.calendar.business()
     due = calendar.add(received, timedelta(hours=float(agreement.first_attempt_hours)))
     lead = Lead(referral_id=referral.id, program_id=program.id, product=program.product,
-                agreement_id=agreement.id, owner_id=owner.id, stage=final, email=email,
-                received_at=received, assigned_at=received)
+                agreement_id=agreement.id, stage=final, email=email, received_at=received)
     lead.referral = referral
     lead.score, lead.score_rules = score(lead, definition)
     lead.is_open = final in ("new", "mql", "sql", "opportunity")
@@ -121,6 +121,9 @@ def _one_lead(rng, n, program, referrer, owner, agreement, received, now, final,
         db.session.add(LeadEvent(lead_id=lead.id, from_stage="new", to_stage="mql", at=received,
                                  processed_at=received, reason=MEETS_DEFINITION,
                                  data={"score": lead.score, "rules": lead.score_rules}))
+    # Given to its rep on arrival by round robin, as intake does (the timeline shows it).
+    db.session.add(assignment_event(lead, owner.id, received,
+                                    stage="mql" if qualifies else "new"))
     # Reps mostly keep the SLA; about one in five first attempts comes late.
     late = rng.random() < 0.2
     first_at = calendar.add(received, timedelta(hours=rng.uniform(5.2, 20) if late else rng.uniform(0.1, 4.8)))

@@ -56,14 +56,21 @@ def test_each_demo_lead_tells_one_consistent_story(cli, db):
         outcomes = [a.outcome for a in attempts]
         if lead.stage == "recycled":
             event = db.session.scalar(select(LeadEvent).where(
-                LeadEvent.lead_id == lead.id, LeadEvent.to_stage == "recycled"))
+                LeadEvent.lead_id == lead.id, LeadEvent.kind == "stage",
+                LeadEvent.to_stage == "recycled"))
             assert len(attempts) == lead.agreement.max_attempts and "connected" not in outcomes
             assert event.at == attempts[-1].at and "without a connected outcome" in event.reason
             assert attempts[-1].at - lead.received_at < timedelta(
                 days=lead.agreement.attempt_window_days)
         elif lead.stage in ("sql", "opportunity", "won", "lost", "rejected"):
             assert outcomes[-1] == "connected", (lead.id, lead.stage, outcomes)
+    # Each lead was given to its rep on arrival, as intake does: the timeline says so.
+    assigned = db.session.scalars(select(LeadEvent).where(LeadEvent.kind == "assign")).all()
+    assert sorted(e.lead_id for e in assigned) == sorted(lead.id for lead in leads)
+    assert all(e.data["to_owner"] == e.lead.owner_id and e.data["from_owner"] is None
+               and e.at == e.lead.received_at for e in assigned)
     held = db.session.scalars(select(Reward).where(Reward.status == "held")).all()
     assert held and {r.referral.ip for r in held} == {"203.0.113.7"}  # "many referees from one IP"
-    moved = db.session.scalars(select(LeadEvent).where(LeadEvent.to_stage == "mql")).all()
+    moved = db.session.scalars(select(LeadEvent).where(LeadEvent.kind == "stage",
+                                                       LeadEvent.to_stage == "mql")).all()
     assert moved and all(e.actor_id is None and e.data["score"] >= 50 for e in moved)

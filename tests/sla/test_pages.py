@@ -194,3 +194,14 @@ def test_the_action_forms_carry_their_csrf_token(world):
     assert response.status_code == 302
     db.session.expire_all()
     assert leads.attempt_stats(lead) == (1, False)
+
+
+def test_the_timeline_names_who_a_lead_was_given_to(world, client):
+    lead = f.lead(world.program, referrer=world.referrer, received_at=MONDAY_10)
+    db.session.commit()
+    leads.reassign(lead, world.rep.id, world.manager.id, at=MONDAY_10)  # its first rep
+    leads.reassign(lead, world.other_rep.id, world.manager.id, at=MONDAY_10 + timedelta(hours=1))
+    db.session.commit()
+    html = _page(sign_in(client, world.manager), lead)
+    assert "Assigned to Remy Rep" in html and "Reassigned to Olga Other" in html
+    assert html.index("Assigned to Remy Rep") < html.index("Reassigned to Olga Other")
