@@ -3,6 +3,8 @@ import re
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from referral_app.services.currencies import SYMBOLS
+
 MISSING = "—"
 NUMBER = re.compile(r"-?[0-9]{4,}(\.[0-9]+)?")
 STAGE_LABELS = {"leads": "Leads", "mql": "MQL", "sql": "SQL", "opportunity": "Opportunity",
@@ -34,6 +36,18 @@ def grouped(cell: str) -> str:
         whole, dot, fraction = cell.partition(".")
         return f"{int(whole):,}{dot}{fraction}"
     return cell
+
+
+def whole_money(value, currencies=("USD",)) -> str:
+    """A money figure in whole units with its currency ($417,600; 12,000 CHF), or the bare
+    number when it adds the amounts of several currencies (the page says so)."""
+    if value is None:
+        return MISSING
+    text = f"{value:,.0f}"
+    if len(currencies) != 1:
+        return text
+    symbol = SYMBOLS.get(currencies[0])
+    return f"{symbol}{text}" if symbol else f"{text} {currencies[0]}"
 
 
 def pct(value) -> str:

@@ -16,6 +16,7 @@ from referral_app.services import reports
 from referral_app.services.reports.common import program_by_slug
 
 bp.add_app_template_filter(t.grouped, "grouped")
+bp.add_app_template_filter(t.whole_money, "whole_money")
 FIELD_OF = {"from": "start", "to": "end", "program": "program", "product": "product",
             "min_volume": "min_volume"}
 
@@ -26,6 +27,7 @@ class Filters:
     program: object = None
     product: str | None = None
     min_volume: int = 5
+    currencies: tuple = ()  # of the programs covered (reports.currencies_in)
 
     def args(self) -> dict:
         out = self.period.as_args()
@@ -50,7 +52,8 @@ def read_filters(form: FilterForm, own_product: str | None = None) -> Filters:
         raise ValidationFailed("Invalid minimum.", fields={"min_volume": list(form.min_volume.errors)})
     # Show the dates the report uses, also when they were defaulted.
     form.start.data, form.end.data = period.start.isoformat(), period.end.isoformat()
-    return Filters(period, program, product, form.min_volume.data or 5)
+    return Filters(period, program, product, form.min_volume.data or 5,
+                   tuple(reports.currencies_in(program, own_product or product)))
 
 
 # Each page: (heading, builder). A builder returns the template context, with "tables".

@@ -162,3 +162,46 @@ def test_unknown_csv_is_404(world, marketing):
     ("999.99", "999.99"), ("85.7%", "85.7%"), ("—", "—"), ("Acme 2024", "Acme 2024"), ("", "")])
 def test_big_numbers_are_grouped_on_the_page_only(cell, shown):
     assert grouped(cell) == shown
+
+
+def _stats(client, path, **args) -> tuple[str, str]:
+    """The page, and its cards of figures that hold the reward cost."""
+    response = client.get(path, query_string={**Q1, **args})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    end = html.index("reward cost</span>")
+    return html, html[html.rindex('class="stats"', 0, end):end]
+
+
+def _rule(program, currency):
+    from decimal import Decimal
+
+    from referral_app.models import RewardRule
+
+    return RewardRule(program_id=program.id, side="get", trigger="won", kind="fixed",
+                      amount=Decimal("10"), currency=currency)
+
+
+def test_money_cards_carry_the_programs_currency(world, frozen, marketing, db):
+    for program in world.programs.values():
+        for rule in program.rules:
+            rule.currency = "EUR"
+        db.session.add(_rule(program, "EUR"))
+    db.session.commit()
+    for path in ("/reports/", "/reports/pack"):
+        html, stats = _stats(marketing, path)
+        assert "€3,000" in stats and "$" not in stats, path
+        assert "These programs are priced in" not in html
+    assert "Money is in EUR, the programs' currency" in _stats(marketing, "/reports/")[0]
+
+
+def test_mixed_currencies_are_said_and_one_program_reads_plainly(world, frozen, marketing, db):
+    db.session.add_all([_rule(world.programs["Alpha"], "USD"),
+                        _rule(world.programs["Beta"], "CHF")])
+    db.session.commit()
+    for path in ("/reports/", "/reports/pack"):
+        html, stats = _stats(marketing, path)
+        assert "These programs are priced in CHF and USD" in html, path
+        assert "$" not in stats and "CHF" not in stats  # a bare sum, no single symbol
+    html, stats = _stats(marketing, "/reports/", program="alpha")
+    assert "These programs are priced in" not in html and "$" in stats

@@ -5,7 +5,7 @@ from sqlalchemy import and_, case, false, func, or_, select, text
 
 from referral_app.calendar import BusinessCalendar
 from referral_app.extensions import db
-from referral_app.models import Agreement, Calendar, Lead, Program
+from referral_app.models import Agreement, Calendar, Lead, Program, RewardRule
 from referral_app.models.lead import STAGE_BITS
 
 # The main path of the funnel and how deep each stage is on it. A lead has "reached" a stage
@@ -17,6 +17,19 @@ SIDE_EXITS = ("lost", "rejected", "recycled")
 # Rewards that cost money: approved or paid, fixed amounts (a percent discount has no known
 # value until the referee buys, see Reward.kind).
 COSTED_REWARD_STATUSES = ("approved", "issued")
+
+
+def currencies_in(program=None, product: str | None = None) -> list[str]:
+    """The currencies the reward rules of the programs a report covers are in (one program,
+    a product's, or all), sorted: one means the report's money is in that currency; more,
+    that its sums add amounts of different currencies as they are; none, that it cannot say."""
+    query = (select(RewardRule.currency).join(Program, Program.id == RewardRule.program_id)
+             .distinct().order_by(RewardRule.currency))
+    if program is not None:
+        query = query.where(Program.id == program.id)
+    elif product:
+        query = query.where(Program.product == product)
+    return list(db.session.scalars(query))
 
 
 def fast_reads() -> None:
