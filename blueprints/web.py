@@ -121,3 +121,11 @@ def error_body(status: int, code: str, message: str, fields: dict | None = None)
     if status == 422:
         body["error"]["fields"] = fields or {}
     return body
+
+
+def errors_to_form(form, exc, default: str) -> None:
+    """Put a DomainError's messages beside the fields they are about (intake's
+    "referee.email" beside `email`), and a message about no field beside `default`."""
+    for name, messages in (exc.fields or {default: [exc.message]}).items():
+        target = getattr(form, name.removeprefix("referee."), None) or getattr(form, default)
+        target.errors = [*target.errors, *messages]

@@ -64,7 +64,9 @@ def init_extensions(app: Flask) -> None:
     def load_user(user_id: str):
         from referral_app.models import User
 
-        return db.session.get(User, int(user_id))
+        user = db.session.get(User, int(user_id))
+        # A deactivated user's session ends at their next request, not at its expiry.
+        return user if user is not None and user.active else None
 
 
 class Int32Converter(IntegerConverter):

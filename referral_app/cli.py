@@ -45,6 +45,43 @@ def create_user(email, role, kind, name, product, password):
     click.echo(f"Created {user.email} ({user.role}{', ' + user.kind if user.kind else ''}).")
 
 
+@users.command("update")
+@click.argument("email")
+@click.option("--role", type=click.Choice(ROLES), default=None)
+@click.option("--kind", type=click.Choice(REFERRER_KINDS), default=None)
+@click.option("--name", default=None)
+@click.option("--product", default=None, help="The product a rep sells.")
+@click.option("--active/--inactive", default=None,
+              help="--inactive signs them out and stops their API tokens.")
+@click.option("--away/--present", default=None, help="Away: round robin skips this rep.")
+@with_appcontext
+def update_user(email, role, kind, name, product, active, away):
+    """Change EMAIL's role, kind, name or product, deactivate or mark them away."""
+    from referral_app.models import User
+    from referral_app.services.auth import normalise_email, open_leads_of
+    from referral_app.services.auth import update_user as update
+
+    user = db.session.scalar(db.select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        raise click.ClickException(f"No user {email}.")
+    role = role or user.role
+    try:
+        update(user.id, actor_id=None, name=user.name if name is None else name, role=role,
+               kind=(kind or user.kind) if role == "referrer" else None,
+               product=user.product if product is None else product,
+               manager_id=user.manager_id, active=user.active if active is None else active,
+               away=user.away if away is None else away)
+        db.session.commit()
+    except DomainError as exc:
+        _fail(exc)
+    state = "active" if user.active else "deactivated"
+    click.echo(f"{user.email}: {user.role.replace('_', ' ')}, {state}"
+               f"{', away' if user.away else ''}.")
+    left = open_leads_of(user.id) if not user.active else 0
+    if left:
+        click.echo(f"They still own {left} open lead(s): reassign them on the team page.")
+
+
 @tokens.command("create")
 @click.argument("email")
 @click.option("--name", default="", help="What the token is for.")

@@ -3,14 +3,21 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from blueprints.admin import bp
-from blueprints.web import roles_required
+from blueprints.web import errors_to_form, roles_required
 from referral_app.errors import DomainError
 from referral_app.extensions import db
-from referral_app.models import ApiToken, Notification
+from referral_app.models import ApiToken, Notification, User
 from referral_app.models.user import ROLES
 from referral_app.services import auth as accounts
 
@@ -25,6 +32,17 @@ class UserForm(FlaskForm):
                                                   SelectChoice("partner", "partner")])
     product = StringField("Product (sales)", validators=[Optional(), Length(max=100)])
     password = PasswordField("Password", validators=[DataRequired(), Length(min=8)])
+
+
+class EditUserForm(FlaskForm):
+    name = StringField("Name", validators=[Length(max=200)])
+    role = SelectField("Role", choices=[SelectChoice(r, r.replace("_", " ")) for r in ROLES])
+    kind = SelectField("Referrer kind", choices=[SelectChoice("", "—"), SelectChoice("customer", "customer"),
+                                                  SelectChoice("partner", "partner")])
+    product = StringField("Product (sales)", validators=[Optional(), Length(max=100)])
+    manager_id = SelectField("Manager (reps)", choices=[])
+    active = BooleanField("Active: may sign in and use API tokens")
+    away = BooleanField("Away: round robin gives them no new leads (sales)")
 
 
 class TokenForm(FlaskForm):
@@ -43,8 +61,7 @@ def users():
                                         product=form.product.data or None)
         except DomainError as exc:
             db.session.rollback()
-            for name, messages in (exc.fields or {"email": [exc.message]}).items():
-                getattr(form, name, form.email).errors.extend(messages)
+            errors_to_form(form, exc, "email")
         else:
             db.session.commit()
             flash(f"{user.email} can now sign in as {user.role.replace('_', ' ')}.", "success")
@@ -55,6 +72,38 @@ def users():
     rows, total = accounts.find_users(text, role, page, USERS_PER_PAGE)
     return render_template("admin/users.html", users=rows, form=form, total=total, page=page,
                            per_page=USERS_PER_PAGE, q=text, role=role, roles=ROLES)
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@roles_required("admin")
+def edit_user(user_id: int):
+    user = db.get_or_404(User, user_id)
+    form = EditUserForm(obj=user if request.method == "GET" else None)
+    form.manager_id.choices = [SelectChoice("", "—")] + [
+        SelectChoice(str(m.id), m.name or m.email) for m in accounts.managers() if m.id != user.id]
+    if request.method == "GET":
+        form.kind.data, form.manager_id.data = user.kind or "", str(user.manager_id or "")
+    if form.validate_on_submit():
+        was_active = user.active
+        try:
+            accounts.update_user(
+                user.id, actor_id=current_user.id, name=form.name.data, role=form.role.data,
+                kind=form.kind.data or None, product=form.product.data,
+                manager_id=int(form.manager_id.data) if form.manager_id.data else None,
+                active=form.active.data, away=form.away.data)
+        except DomainError as exc:
+            db.session.rollback()
+            errors_to_form(form, exc, "name")
+        else:
+            db.session.commit()
+            flash(f"{user.email} saved.", "success")
+            left = accounts.open_leads_of(user.id) if was_active and not user.active else 0
+            if left:
+                flash(f"{user.email} still owns {left} open lead{'s' if left != 1 else ''}: "
+                      "reassign them on the team page.", "warning")
+            return redirect(url_for("admin.users", q=user.email))
+    return render_template("admin/user.html", user=user, form=form,
+                           open_leads=accounts.open_leads_of(user.id))
 
 
 @bp.route("/tokens", methods=["GET", "POST"])

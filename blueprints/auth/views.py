@@ -6,7 +6,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from blueprints.auth import bp
 from blueprints.auth.forms import SignInForm, SignUpForm
-from blueprints.web import HOME_BY_ROLE
+from blueprints.web import HOME_BY_ROLE, errors_to_form
 from referral_app.errors import DomainError
 from referral_app.extensions import db, limiter
 from referral_app.services import auth as accounts
@@ -67,8 +67,7 @@ def sign_up():
             )
         except DomainError as exc:
             db.session.rollback()
-            for name, messages in (exc.fields or {"email": [exc.message]}).items():
-                getattr(form, name, form.email).errors.extend(messages)
+            errors_to_form(form, exc, "email")
         else:
             db.session.commit()
             login_user(user)

@@ -29,14 +29,6 @@ class LandingForm(FlaskForm):
                 for name in ("name", "email", "company", "phone", "title", "country")}
 
 
-def show_errors(form, exc) -> None:
-    """Put a refusal's messages beside the fields they are about ("referee.email" -> email)."""
-    fields = exc.fields or {"email": [exc.message]}
-    for name, messages in fields.items():
-        target = getattr(form, name.removeprefix("referee."), None) or form.email
-        target.errors = [*target.errors, *messages]
-
-
 class UploadForm(FlaskForm):
     program = SelectField("Program", coerce=int)
     file = FileField("CSV file", validators=[FileRequired("Choose a CSV file."),

@@ -4,7 +4,8 @@ import hashlib
 from flask import current_app, redirect, render_template, request, url_for
 
 from blueprints.intake import bp
-from blueprints.intake.forms import LandingForm, show_errors
+from blueprints.intake.forms import LandingForm
+from blueprints.web import errors_to_form
 from referral_app.errors import DomainError
 from referral_app.extensions import db, limiter
 from referral_app.services import codes, intake
@@ -57,7 +58,7 @@ def landing(code: str):
                 return render_template("intake/thanks.html", program=program, already=True)
             if exc.code in ("program_inactive", "kind_not_allowed"):
                 return _unavailable("closed", program)
-            show_errors(form, exc)
+            errors_to_form(form, exc, "email")
         else:
             db.session.commit()
             return redirect(url_for("intake.thanks", code=code_row.code))

@@ -50,9 +50,3 @@ class DealForm(ReferForm):
         return {"company_size": self.company_size.data, "deal_value": self.deal_value.data}
 
 
-def show_errors(form, exc) -> None:
-    """Put intake's messages beside their fields ("referee.email" -> email)."""
-    fields = exc.fields or {"email": [exc.message]}
-    for name, messages in fields.items():
-        target = getattr(form, name.removeprefix("referee."), None) or form.email
-        target.errors = [*target.errors, *messages]

@@ -4,8 +4,8 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from blueprints.portal import bp
-from blueprints.portal.forms import DealForm, ReferForm, show_errors
-from blueprints.web import roles_required
+from blueprints.portal.forms import DealForm, ReferForm
+from blueprints.web import errors_to_form, roles_required
 from referral_app.errors import DomainError
 from referral_app.extensions import db
 from referral_app.models import Program
@@ -64,7 +64,7 @@ def _refer(slug: str, form_class, template: str):
                 db.session.commit()  # the refusal's record, kept for marketing's review
             else:
                 db.session.rollback()
-            show_errors(form, exc)
+            errors_to_form(form, exc, "email")
         else:
             db.session.commit()
             flash(f"Thank you! {referral.referee_name} is in our hands now; follow along below.",

@@ -4,7 +4,7 @@ from sqlalchemy import func, select
 
 from blueprints.rewards import bp
 from blueprints.rewards.forms import SubscriptionForm
-from blueprints.web import roles_required
+from blueprints.web import errors_to_form, roles_required
 from referral_app.errors import DomainError
 from referral_app.extensions import db
 from referral_app.models import WebhookDelivery, WebhookSubscription
@@ -23,8 +23,7 @@ def webhook_subscriptions():
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
-            for name, messages in exc.fields.items():
-                getattr(form, name, form.url).errors.extend(messages)
+            errors_to_form(form, exc, "url")
         else:
             flash(f"Subscribed {sub.url}. Verify deliveries with its secret.", "success")
             return redirect(url_for("rewards.webhook_log", sub_id=sub.id))

@@ -16,19 +16,13 @@ from sqlalchemy import func, select
 
 from blueprints.rewards import bp
 from blueprints.rewards.forms import BatchForm, MatchForm, PurchaseUploadForm
-from blueprints.web import roles_required
+from blueprints.web import errors_to_form, roles_required
 from referral_app.errors import DomainError
 from referral_app.extensions import db
 from referral_app.models import CsvImport, PayoutBatch, Purchase, Referral
 from referral_app.services import conversion, payouts, purchase_imports
 
 PER_PAGE = 25
-
-
-def _errors_to_form(form, exc: DomainError, default: str) -> None:
-    db.session.rollback()
-    for name, messages in (exc.fields or {default: [exc.message]}).items():
-        getattr(form, name, getattr(form, default)).errors.extend(messages)
 
 
 @bp.route("/payouts", methods=["GET", "POST"])
@@ -42,7 +36,8 @@ def payout_batches():
             batch = payouts.create_batch(start, end, current_user.id)
             db.session.commit()
         except DomainError as exc:
-            _errors_to_form(form, exc, "period_start")
+            db.session.rollback()
+            errors_to_form(form, exc, "period_start")
         else:
             flash(f"Payout batch #{batch.id} created.", "success")
             return redirect(url_for("rewards.payout_batches"))

@@ -1,4 +1,4 @@
-"""Accounts: creation, sign-in with lock-out, API tokens."""
+"""Accounts: creation and changes, sign-in with lock-out, API tokens."""
 from datetime import timedelta
 
 from sqlalchemy import func, or_, select, update
@@ -6,7 +6,7 @@ from sqlalchemy.orm import joinedload
 
 from referral_app.errors import Conflict, NotFound, ValidationFailed
 from referral_app.extensions import db
-from referral_app.models import ApiToken, User
+from referral_app.models import ApiToken, Lead, User
 from referral_app.models.base import utcnow
 from referral_app.models.user import REFERRER_KINDS, ROLES, hash_token
 from referral_app.services import token_cache
@@ -26,12 +26,7 @@ def create_user(email: str, role: str, password: str | None = None, name: str = 
     errors = {}
     if "@" not in email or len(email) > 254:
         errors["email"] = ["Enter a valid e-mail address."]
-    if role not in ROLES:
-        errors["role"] = [f"Role must be one of: {', '.join(ROLES)}."]
-    if role == "referrer" and kind not in REFERRER_KINDS:
-        errors["kind"] = ["A referrer is a customer or a partner."]
-    if role != "referrer" and kind is not None:
-        errors["kind"] = ["Only referrers have a kind."]
+    _check_role(role, kind, errors)
     if password is not None and len(password) < 8:
         errors["password"] = ["Use at least 8 characters."]
     if errors:
@@ -45,6 +40,68 @@ def create_user(email: str, role: str, password: str | None = None, name: str = 
     db.session.add(user)
     db.session.flush()
     return user
+
+
+def _check_role(role: str, kind: str | None, errors: dict) -> None:
+    if role not in ROLES:
+        errors["role"] = [f"Role must be one of: {', '.join(ROLES)}."]
+    if role == "referrer" and kind not in REFERRER_KINDS:
+        errors["kind"] = ["A referrer is a customer or a partner."]
+    if role != "referrer" and kind is not None:
+        errors["kind"] = ["Only referrers have a kind."]
+
+
+def update_user(user_id: int, *, actor_id: int | None, name: str, role: str,
+                kind: str | None, product: str | None, manager_id: int | None,
+                active: bool, away: bool) -> User:
+    """Change who a user is: name, role (with a referrer's kind, a rep's product and
+    manager), whether they may sign in (`active`) and whether round robin skips them
+    (`away`, sales only). A deactivated user's session and API tokens stop working; their
+    open leads stay theirs until a manager reassigns them (see `open_leads_of`)."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    errors: dict = {}
+    _check_role(role, kind, errors)
+    product = (product or "").strip() or None
+    if product and len(product) > 100:
+        errors["product"] = ["At most 100 characters."]
+    if manager_id is not None:
+        manager = db.session.get(User, manager_id)
+        if manager is None or manager.role != "sales_manager" or not manager.active \
+                or manager.id == user.id:
+            errors["manager_id"] = ["Choose an active sales manager."]
+    if not active and user.id == actor_id:
+        errors["active"] = ["You cannot deactivate yourself."]
+    if user.role == "admin" and user.active and (role != "admin" or not active) \
+            and not _other_active_admin(user.id):
+        errors.setdefault("role" if role != "admin" else "active", [
+            "Interlock needs at least one active admin: make someone else admin first."])
+    if errors:
+        raise ValidationFailed("Some fields are not valid.", errors)
+    user.name, user.role, user.kind = (name or "").strip()[:200], role, kind
+    user.product = product if role in ("sales", "sales_manager") else None
+    user.manager_id = manager_id if role == "sales" else None
+    user.active, user.away = active, bool(away) and role in ("sales", "sales_manager")
+    db.session.flush()
+    return user
+
+
+def _other_active_admin(user_id: int) -> bool:
+    return db.session.scalar(select(User.id).where(
+        User.role == "admin", User.active.is_(True), User.id != user_id).limit(1)) is not None
+
+
+def open_leads_of(user_id: int) -> int:
+    """How many open leads a user owns (what a manager must reassign when they leave)."""
+    return db.session.scalar(select(func.count()).select_from(Lead).where(
+        Lead.owner_id == user_id, Lead.is_open.is_(True)))
+
+
+def managers() -> list[User]:
+    """Active sales managers, by name: the choices of a rep's manager."""
+    return list(db.session.scalars(select(User).where(
+        User.role == "sales_manager", User.active.is_(True)).order_by(User.name, User.email)))
 
 
 def authenticate(email: str, password: str, max_failures: int = 5,

@@ -98,6 +98,8 @@ MATRIX: dict[str, list[Probe]] = {
                          P("POST", public(), token="withdraw_token")],
     # Admin.
     "admin.users": [P("GET", web("admin")), P("POST", web("admin"))],
+    "admin.edit_user": [P("GET", web("admin"), user_id="some_user"),
+                        P("POST", web("admin"), user_id="some_user")],
     "admin.tokens": [P("GET", web("admin")), P("POST", web("admin"))],
     "admin.revoke_token": [P("POST", web("admin"), token_id="spare_token")],
     "admin.outbox": [P("GET", web("admin"))],

@@ -120,6 +120,8 @@ def build_world(instance_path: str, secret_key: str) -> World:
         "purchase": purchase.id, "purchase_external_id": purchase.external_id,
         "batch": batch.id, "subscription": subscription.id, "delivery": delivery.id,
         "reason": reason.id, "spare_token": spare.id,
+        # A user whose page admins open; the matrix's empty POST changes nothing (no role).
+        "some_user": users["partner"].id,
         "withdraw_token": withdrawal_token(secret_key, withdrawing.email),
     }
     return World(users, tokens, ids)
