@@ -1,7 +1,7 @@
 """Routing: a new lead goes to the next rep of its product by round robin, and its clocks start."""
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from referral_app.extensions import db
 from referral_app.models import Lead, LeadEvent, User
@@ -114,3 +114,17 @@ def assign(lead: Lead, rep: User, at: datetime, actor_id: int | None = None,
     # on a lead waiting unassigned in the managers' queue.
     sla.start_clocks(lead, at)
     return event
+
+
+def set_away(rep: User, away: bool) -> User:
+    """Mark a rep away (round robin gives them no new leads; theirs go on) or back."""
+    rep.away = bool(away)
+    db.session.flush()
+    return rep
+
+
+def open_leads_by_owner(owner_ids) -> dict[int, int]:
+    """owner id -> how many open leads they own, in one query."""
+    rows = db.session.execute(select(Lead.owner_id, func.count()).where(
+        Lead.owner_id.in_(list(owner_ids)), Lead.is_open.is_(True)).group_by(Lead.owner_id))
+    return dict(rows.all())

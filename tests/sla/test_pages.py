@@ -205,3 +205,22 @@ def test_the_timeline_names_who_a_lead_was_given_to(world, client):
     html = _page(sign_in(client, world.manager), lead)
     assert "Assigned to Remy Rep" in html and "Reassigned to Olga Other" in html
     assert html.index("Assigned to Remy Rep") < html.index("Reassigned to Olga Other")
+
+
+def test_a_manager_marks_a_rep_away_and_back(world, client):
+    from referral_app.services import assignment
+
+    sign_in(client, world.manager)
+    page = client.get("/queue/team").get_data(as_text=True)
+    assert "Remy Rep" in page and "Away: no new leads" in page
+    response = client.post(f"/queue/team/reps/{world.rep.id}/away", data={"away": "1"},
+                           follow_redirects=True)
+    assert b"Remy Rep is away" in response.data and b"Back: give them leads" in response.data
+    db.session.expire_all()
+    assert [u.id for u in db.session.scalars(assignment.candidates("Widget"))] == \
+        [world.other_rep.id]
+    client.post(f"/queue/team/reps/{world.rep.id}/away", data={"away": "0"})
+    db.session.expire_all()
+    assert world.rep.id in {u.id for u in db.session.scalars(assignment.candidates("Widget"))}
+    # Not a rep of this team, or not a rep at all: no such page.
+    assert client.post(f"/queue/team/reps/{world.marketing.id}/away").status_code == 404

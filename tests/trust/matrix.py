@@ -154,6 +154,8 @@ MATRIX: dict[str, list[Probe]] = {
     "queue.index": [P("GET", web("rep", "rep2", "manager"))],
     "queue.team": [P("GET", web("manager", "admin"))],
     "queue.bulk_reassign": [P("POST", web("manager", "admin"))],
+    # An empty body marks the rep present, as they are: nothing changes for later probes.
+    "queue.rep_away": [P("POST", web("manager", "admin"), rep_id="rep_user")],
     "queue.lead": [
         P("GET", web("rep", "manager", "marketing", "admin", customer=404, partner=404, rep2=404),
           "rep's lead", lead_id="lead_rep"),

@@ -121,7 +121,7 @@ def build_world(instance_path: str, secret_key: str) -> World:
         "batch": batch.id, "subscription": subscription.id, "delivery": delivery.id,
         "reason": reason.id, "spare_token": spare.id,
         # A user whose page admins open; the matrix's empty POST changes nothing (no role).
-        "some_user": users["partner"].id,
+        "some_user": users["partner"].id, "rep_user": users["rep"].id,
         "withdraw_token": withdrawal_token(secret_key, withdrawing.email),
     }
     return World(users, tokens, ids)
