@@ -13,6 +13,7 @@ copied to their foreign keys, column defaults, and the before_flush marks of a n
 needed: intake.arrival sets `referrer_id` itself. tests/intake/test_new_rows.py compares
 every column with the ORM's rows.
 """
+import functools
 from collections import defaultdict
 
 from sqlalchemy import insert, inspect
@@ -38,7 +39,7 @@ def insert_new(rows: list) -> None:
     for row in rows:
         _complete(row)
         by_table[type(row).__table__].append(row)
-    order = {table: n for n, table in enumerate(db.metadata.sorted_tables)}
+    order = _table_order()
     for table in sorted(by_table, key=order.__getitem__):
         attrs = inspect(type(by_table[table][0])).column_attrs
         keys = [(prop.columns[0].key, prop.key) for prop in attrs]
@@ -47,6 +48,12 @@ def insert_new(rows: list) -> None:
     for row in rows:
         make_transient_to_detached(row)  # as if loaded: no history, nothing pending
     session.add_all(rows)
+
+
+@functools.cache
+def _table_order() -> dict:
+    """Each table's place in foreign-key order (MetaData sorts them anew on every call)."""
+    return {table: n for n, table in enumerate(db.metadata.sorted_tables)}
 
 
 def _complete(row) -> None:
