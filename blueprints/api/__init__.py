@@ -67,14 +67,29 @@ def init_api(app: Flask) -> Api:
             return None
         # JSON bodies are small: refuse big ones (413) before anything reads them.
         request.max_content_length = app.config["MAX_JSON_BYTES"]
-        from referral_app.services.auth import user_for_token
+        from referral_app.services.auth import lookup_token
 
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
-        user = user_for_token(token.strip()) if scheme.lower() == "bearer" else None
+        user, g.api_token_to_stamp = lookup_token(token.strip()) \
+            if scheme.lower() == "bearer" else (None, None)
         if user is None:
             raise Unauthenticated("Send a valid API token as `Authorization: Bearer <token>`.")
         g.api_user = user
         return None
+
+    @app.teardown_request
+    def stamp_token_use(_exc=None):
+        # After the request's own transaction (see services.auth.lookup_token).
+        token_id = g.pop("api_token_to_stamp", None)
+        if token_id is None:
+            return
+        from referral_app.models.base import utcnow
+        from referral_app.services.auth import stamp_use
+
+        try:
+            stamp_use(token_id, utcnow())
+        except Exception as exc:  # noqa: BLE001  bookkeeping never fails a request
+            app.logger.warning("could not record the use of API token %s: %r", token_id, exc)
 
     return api

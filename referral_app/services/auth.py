@@ -138,34 +138,40 @@ def create_token(email: str, name: str = "") -> str:
 
 
 def user_for_token(plain: str) -> User | None:
-    """The active user behind a token that is not revoked (see token_cache: a few seconds
-    in each process without asking the database again)."""
+    """The active user behind a token that is not revoked (see `lookup_token`)."""
+    return lookup_token(plain)[0]
+
+
+def lookup_token(plain: str) -> tuple[User | None, int | None]:
+    """(the active user behind a token that is not revoked, or None; the id of the token
+    when its `last_used_at` is due to be stamped, or None). Remembered a few seconds in
+    each process (token_cache). The caller stamps with `stamp_use` once its own transaction
+    is over: a write in another transaction before it would, on SQLite, leave the request's
+    snapshot stale and its own writes refused."""
     if not plain:
-        return None
+        return None, None
     digest = hash_token(plain)
     cache = token_cache.for_app()
     known = cache.get(digest)
     if known is not None:
-        return db.session.merge(known, load=False)  # this session's own copy, no query
+        return db.session.merge(known, load=False), None  # this session's own copy, no query
     token = db.session.scalar(
         select(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
         .options(joinedload(ApiToken.user))  # one query, not two
     )
     if token is None or not token.user.active:
-        return None
-    _stamp_use(token, utcnow())
+        return None, None
     cache.put(digest, token.user)
-    return token.user
+    due = token.last_used_at is None or utcnow() - token.last_used_at >= USE_STAMPED_EVERY
+    return token.user, token.id if due else None
 
 
-def _stamp_use(token: ApiToken, now) -> None:
-    """Record when the token was last used (to the minute), for admins deciding whether a
+def stamp_use(token_id: int, now) -> None:
+    """Record when a token was last used (to the minute), for admins deciding whether a
     token can go. In its own short transaction, the one exception to "the caller commits":
-    the request's may be read-only or rolled back, and the stamp must not wait for it."""
-    if token.last_used_at is not None and now - token.last_used_at < USE_STAMPED_EVERY:
-        return
+    the request's may be read-only or rolled back, and the stamp must not depend on it."""
     with db.engine.begin() as connection:
-        connection.execute(update(ApiToken.__table__).where(ApiToken.id == token.id)
+        connection.execute(update(ApiToken.__table__).where(ApiToken.id == token_id)
                            .values(last_used_at=now))
 
 

@@ -2,11 +2,13 @@
 the admin page."""
 from datetime import timedelta
 
+import time_machine
 from sqlalchemy import select
 
 from referral_app.models import ApiToken
 from referral_app.services import auth
 from tests.conftest import sign_in
+from tests.console.conftest import program_body
 
 
 def _token(db) -> ApiToken:
@@ -14,7 +16,7 @@ def _token(db) -> ApiToken:
     return db.session.scalar(select(ApiToken))
 
 
-def test_a_tokens_last_use_is_recorded_to_the_minute(api, make_user, db, monkeypatch):
+def test_a_tokens_last_use_is_recorded_to_the_minute(api, make_user, db):
     caller = api(make_user("marketing"))
     assert _token(db).last_used_at is None
     assert caller.get("/api/v1/programs").status_code == 200  # a GET: nothing committed
@@ -25,10 +27,19 @@ def test_a_tokens_last_use_is_recorded_to_the_minute(api, make_user, db, monkeyp
     assert caller.get("/api/v1/programs").status_code == 200
     assert _token(db).last_used_at == first
     later = first + timedelta(minutes=2)
-    monkeypatch.setattr(auth, "utcnow", lambda: later)
     auth.token_cache.for_app().clear()
-    assert caller.get("/api/v1/programs").status_code == 200
+    with time_machine.travel(later, tick=False):
+        assert caller.get("/api/v1/programs").status_code == 200
     assert _token(db).last_used_at == later
+
+
+def test_a_write_after_the_lookup_still_commits(api, make_user, db):
+    """The stamp waits for the request's own transaction: on SQLite a write committed in
+    between would leave the request's snapshot stale and its own writes refused."""
+    caller = api(make_user("marketing"))
+    response = caller.post("/api/v1/programs", json=program_body())
+    assert response.status_code == 201, response.json
+    assert _token(db).last_used_at is not None
 
 
 def test_cli_lists_and_revokes_tokens(cli, api, make_user, db):
