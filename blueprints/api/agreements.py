@@ -1,7 +1,6 @@
 """The agreements API: a new version of one product's SLA agreement, in force at once."""
-from flask_smorest import Blueprint
 
-from blueprints.api.base import caller, require
+from blueprints.api.base import Blueprint, caller, require
 from referral_app.extensions import db
 from referral_app.schemas.agreements import AgreementIn, AgreementOut
 from referral_app.services import agreements

@@ -1,7 +1,6 @@
 """The calendars API: business calendars that SLA clocks run on."""
-from flask_smorest import Blueprint
 
-from blueprints.api.base import require
+from blueprints.api.base import Blueprint, require
 from referral_app.extensions import db
 from referral_app.schemas.calendars import CalendarIn, CalendarOut
 from referral_app.services import calendars

@@ -1,9 +1,8 @@
 """Leads and the follow-up queue: read a lead, the caller's queue, attempts and stage moves."""
 from flask import jsonify, request
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from blueprints.api.base import caller, found, page_schema, replayed_answer, require
+from blueprints.api.base import Blueprint, caller, found, page_schema, replayed_answer, require
 from referral_app.errors import Forbidden
 from referral_app.extensions import db
 from referral_app.models import Lead, Program

@@ -1,8 +1,7 @@
 """The programs API: create, read (with the caller's own link and code), edit and lifecycle."""
 from flask import current_app, jsonify, request, url_for
-from flask_smorest import Blueprint
 
-from blueprints.api.base import caller, found, page_schema, require
+from blueprints.api.base import Blueprint, caller, found, page_schema, require
 from referral_app.extensions import db
 from referral_app.models import Program
 from referral_app.policy import may

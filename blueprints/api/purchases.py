@@ -1,9 +1,8 @@
 """Purchases from billing: record them (matched to referrals in the background), refunds."""
 from flask import jsonify, request
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from blueprints.api.base import found, page_schema, paginate, require
+from blueprints.api.base import Blueprint, found, page_schema, paginate, require
 from referral_app.extensions import db
 from referral_app.models import Purchase
 from referral_app.schemas.purchases import PurchaseIn, PurchaseListArgs, PurchaseOut, RefundIn

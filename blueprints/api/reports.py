@@ -1,7 +1,6 @@
 """GET /reports/funnel, /reports/leaderboards, /reports/sla: the numbers both teams share."""
-from flask_smorest import Blueprint
 
-from blueprints.api.base import require
+from blueprints.api.base import Blueprint, require
 from referral_app.errors import ValidationFailed
 from referral_app.models.base import utcnow
 from referral_app.replica import read_from_replica

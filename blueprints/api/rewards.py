@@ -1,9 +1,8 @@
 """The reward ledger: referrers read their own rewards; marketing approves, rejects, issues."""
 from flask import jsonify, request
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from blueprints.api.base import caller, found, page_schema, paginate, require
+from blueprints.api.base import Blueprint, caller, found, page_schema, paginate, require
 from referral_app.extensions import db
 from referral_app.models import Reward
 from referral_app.policy import may

@@ -1,7 +1,6 @@
 """Outbound webhooks: the events and their payload schemas (components of this document)."""
-from flask_smorest import Blueprint
 
-from blueprints.api.base import require
+from blueprints.api.base import Blueprint, require
 from referral_app.schemas.webhooks import COMPONENTS, DATA_SCHEMAS, WebhookEventOut
 
 blp = Blueprint("webhooks", __name__, description=(

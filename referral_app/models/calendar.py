@@ -20,4 +20,11 @@ class Calendar(db.Model):
         """The BusinessCalendar this row describes (cached per definition)."""
         from referral_app.calendar import calendar_for
 
-        return calendar_for(self.timezone, self.hours, self.holidays or (), self.country)
+        # Checking the settings is cheap, normalising them is not: intake asks once per
+        # lead, a group of leads once per row loaded.
+        settings = (self.timezone, repr(self.hours), repr(self.holidays), self.country)
+        found = self.__dict__.get("_business")
+        if found is None or found[0] != settings:
+            found = self._business = (settings, calendar_for(
+                self.timezone, self.hours, self.holidays or (), self.country))
+        return found[1]
