@@ -47,6 +47,9 @@ def parse(argv):
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (2-4)")
     parser.add_argument("--threads", type=int, default=16,
                         help="gthread threads per worker (as docs/deploy.md)")
+    parser.add_argument("--intake-writers", type=int, default=1,
+                        help="`flask intake-writer` processes (INTAKE_WRITER=process, as "
+                             "docs/deploy.md); 0: the writer thread in each web worker")
     parser.add_argument("--seconds", type=float, default=None, help="length of each load")
     parser.add_argument("--only", nargs="*", choices=list(FIGURES), help="measure only these")
     args = parser.parse_args(argv)
@@ -93,7 +96,8 @@ def environment(args, instance: str) -> dict:
                # One integration posts everything from 127.0.0.1: per-IP limits would refuse it.
                RATELIMIT_ENABLED="0", PYTHONUNBUFFERED="1", MALLOC_ARENA_MAX="2",
                # Every thread and intake's writer keep a connection (docs/deploy.md).
-               DB_POOL_SIZE=str(max(args.threads + 4, 20)))
+               DB_POOL_SIZE=str(max(args.threads + 4, 20)),
+               INTAKE_WRITER="process" if args.intake_writers else "thread")
     return env
 
 
@@ -116,7 +120,8 @@ def main(argv=None) -> int:
     results: list[report.Figure] = []
     try:
         scene = scenario.prepare(app, run_id)
-        product = Gunicorn("wsgi:app", env, args.workers, args.threads, "product").start("/healthz")
+        product = Gunicorn("wsgi:app", env, args.workers, args.threads, "product").start(
+            "/healthz").start_writers(args.intake_writers)
         bare = Gunicorn("bench.bare_app:app", env, args.workers, args.threads, "bare").start("/")
         ctx = figures.Ctx(args.database_url, app, scene, product, bare, args.leads, args.smoke,
                           args.seconds)

@@ -80,7 +80,7 @@ class CpuMeter:
     NAMES = ("postgres", "redis-server")
 
     def __init__(self, server: Gunicorn, database: str):
-        self.pids, self.database = server.worker_pids(), database
+        self.pids, self.database = server.worker_pids() + server.writer_pids(), database
         self.before = cpu_by_process(self.pids, self.NAMES, database)
 
     def per_request(self, requests: int) -> dict[str, float]:
@@ -100,11 +100,27 @@ class Gunicorn:
         self.workers, self.threads = workers, threads
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
+        self.writers: list[subprocess.Popen] = []  # `flask intake-writer` processes
         self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"interlock-bench-{name}-{self.port}.log"
 
     @property
     def config(self) -> str:
-        return f"{self.workers} workers x gthread {self.threads} threads"
+        writers = (f" + {len(self.writers)} intake writer process(es)" if self.writers
+                   else "")
+        return f"{self.workers} workers x gthread {self.threads} threads{writers}"
+
+    def start_writers(self, count: int) -> Gunicorn:
+        """`count` intake writers (INTAKE_WRITER=process in the env) beside the workers."""
+        flask = str(Path(sys.executable).with_name("flask"))
+        for _ in range(count):
+            with open(self.log, "ab") as log:
+                self.writers.append(subprocess.Popen(
+                    [flask, "--app", "wsgi", "intake-writer"], env=self.env, cwd=ROOT,
+                    stdout=log, stderr=log, start_new_session=True))
+        return self
+
+    def writer_pids(self) -> list[int]:
+        return [w.pid for w in self.writers if w.poll() is None]
 
     def start(self, ready_path: str = "/", timeout: float = 60) -> Gunicorn:
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
@@ -151,7 +167,16 @@ class Gunicorn:
         return [proc_status(pid) for pid in self.worker_pids()]
 
     def stop(self, grace: float = 10) -> None:
-        """SIGTERM the master we started (gunicorn stops its workers), SIGKILL after `grace`."""
+        """SIGTERM the master we started (gunicorn stops its workers) and the intake writers,
+        SIGKILL after `grace`."""
+        for writer in self.writers:
+            if writer.poll() is None:
+                writer.send_signal(signal.SIGTERM)
+                try:
+                    writer.wait(grace)
+                except subprocess.TimeoutExpired:
+                    writer.kill()
+                    writer.wait()
         if self.proc is None or self.proc.poll() is not None:
             return
         self.proc.send_signal(signal.SIGTERM)

@@ -2,10 +2,10 @@
 from concurrent.futures import Future
 
 from flask import current_app, jsonify, request
-from flask_smorest import Blueprint
 
-from blueprints.api import group_commit
+from blueprints.api import group_commit, intake_relay
 from blueprints.api.base import (
+    Blueprint,
     caller,
     found,
     page_schema,
@@ -21,7 +21,7 @@ from referral_app.schemas import PageArgs
 from referral_app.schemas.referrals import ReferralCreatedOut, ReferralIn, ReferralOut
 from referral_app.services import idempotency, intake, intake_batch, referral_status
 
-blp = Blueprint("referrals_api", __name__,
+blp = Blueprint("referrals_api", __name__, cli_group=None,
                 description="Referrals: one act of referring, its lead and its rewards.")
 
 ReferralPage = page_schema(ReferralOut, "ReferralPage")
@@ -67,7 +67,7 @@ def create_referral(data: dict):
     user = caller()
     if current_app.config["GROUP_COMMIT"]:
         key = idempotency.check_key(request.headers.get(idempotency.HEADER))
-        return group_commit.writer(current_app._get_current_object()).submit(group_commit.Request(
+        return _writer(current_app._get_current_object()).submit(group_commit.Request(
             intake_batch.Submission(
                 data["program"], data["referee"], source="api", referrer_id=user.id,
                 note=data["note"], consent=data["consent"], company_size=data["company_size"],
@@ -88,6 +88,26 @@ def create_referral(data: dict):
     _remember(201, body)
     db.session.commit()
     return body
+
+
+def _writer(app):
+    if app.config["INTAKE_WRITER"] == "process":
+        return intake_relay.RelayedWriter(app)
+    return group_commit.writer(app)
+
+
+@blp.record_once
+def _check_writer(state) -> None:
+    """A mistyped INTAKE_WRITER stops the app at start, not each referral later."""
+    mode = state.app.config["INTAKE_WRITER"]
+    if mode not in ("thread", "process"):
+        raise ValueError(f"INTAKE_WRITER is {mode!r}: set it to 'thread' or 'process'")
+
+
+@blp.cli.command("intake-writer")
+def intake_writer():
+    """Write API referrals in groups for every web worker (INTAKE_WRITER=process)."""
+    intake_relay.serve(current_app._get_current_object())
 
 
 @blp.get("/referrals")

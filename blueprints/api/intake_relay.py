@@ -1,0 +1,143 @@
+"""Intake's writer as a process of its own (INTAKE_WRITER=process): web workers hand each
+submission to `flask intake-writer` through Redis and wait for its answer.
+
+In each web process the group commit's writer thread shares the GIL with the request
+threads and sees only that process's requests: under load its groups stay small (about 5)
+and it spends as much time waiting for the GIL as working. One writer process sees the
+requests of every web worker, so its groups are larger (its cost per group is shared by
+more referrals) and it has a core of its own. Several writer processes may run: each takes
+whole groups from the same list, and groups never conflict (reps are taken with SKIP LOCKED).
+
+A submission waits in the Redis list `<QUEUE_PREFIX>intake:submissions` as JSON with a
+reply key; the writer runs a group through GroupCommit.commit, exactly as the thread does,
+and pushes each answer (status and body) to its reply key. A request that hears nothing
+within GROUP_COMMIT_WAIT gets 503; its submission carries a deadline half that long, past
+which the writer drops it unread, so a writer that was down never writes what a client
+already gave up on (a retry with the same Idempotency-Key is safe either way).
+"""
+import json
+import secrets
+import signal
+import threading
+import time
+from concurrent.futures import Future
+
+from flask import Flask
+from redis import Redis
+
+from blueprints.api import group_commit
+from referral_app.errors import DomainError, Unavailable
+from referral_app.extensions import db
+from referral_app.jobs.connection import redis_url_for
+from referral_app.services import intake_batch
+
+SUBMISSIONS = "intake:submissions"
+REPLY_SECONDS = 60  # an answer nobody collected (the request gave up) expires
+
+
+class Refused(DomainError):
+    """A refusal answered by the writer process, raised again with its status and body."""
+
+    def __init__(self, status: int, error: dict):
+        super().__init__(error["message"], error.get("fields"), error["code"])
+        self.status = status
+
+
+def _redis(app: Flask) -> Redis:
+    """A client of its own: BRPOP blocks longer than the jobs' client's socket timeout."""
+    wait = app.config["GROUP_COMMIT_WAIT"]
+    found = app.extensions.get("interlock.intake_relay")
+    if found is None or found[0] != wait:
+        found = app.extensions["interlock.intake_relay"] = (wait, Redis.from_url(
+            redis_url_for(app.config), socket_connect_timeout=2, socket_timeout=wait + 5))
+    return found[1]
+
+
+def _list(app: Flask) -> str:
+    return app.config.get("QUEUE_PREFIX", "") + SUBMISSIONS
+
+
+class RelayedWriter:
+    """The web side: what GroupCommit.submit does, with the writer in another process."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self.wait = app.config["GROUP_COMMIT_WAIT"]
+
+    def submit(self, request: group_commit.Request) -> dict:
+        """The 201 body for this request, or raise the DomainError that refused it."""
+        db.session.close()  # hold no pooled connection while waiting
+        reply = f"{_list(self.app)}:reply:{secrets.token_urlsafe(12)}"
+        redis = _redis(self.app)
+        redis.lpush(_list(self.app), json.dumps({
+            "reply": reply, "deadline": time.time() + self.wait / 2,
+            "user_id": request.user_id, "key": request.key, "hash": request.request_hash,
+            "submission": _plain(request.submission)}, default=str))
+        answer = redis.brpop([reply], timeout=self.wait)
+        if answer is None:
+            raise Unavailable("Intake is busy; retry with the same Idempotency-Key.")
+        status, body = json.loads(answer[1])
+        if status == 201:
+            return body
+        if status >= 500:
+            raise RuntimeError(f"the intake writer failed: {body}")
+        raise Refused(status, body["error"])
+
+
+def _plain(sub: intake_batch.Submission) -> dict:
+    return {name: getattr(sub, name) for name in (
+        "program", "referee", "source", "referrer_id", "note", "consent", "company_size",
+        "deal_value", "ip", "fingerprint")}
+
+
+def serve(app: Flask, stop: threading.Event | None = None,
+          writer: group_commit.GroupCommit | None = None) -> None:
+    """Run groups from the list until `stop` is set (SIGTERM or SIGINT when on the main
+    thread): the `flask intake-writer` process."""
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+    writer = writer or group_commit.GroupCommit(app)
+    redis, name = _redis(app), _list(app)
+    app.logger.info("intake writer: taking submissions from %s", name)
+    while not stop.is_set():
+        first = redis.brpop([name], timeout=1)
+        if first is None:
+            continue
+        messages = [first[1], *(redis.rpop(name, writer.largest - 1) or [])]
+        run_group(writer, redis, [json.loads(m) for m in messages])
+
+
+def run_group(writer: group_commit.GroupCommit, redis: Redis, messages: list[dict]) -> None:
+    """Commit one group and push each answer to its reply key."""
+    now = time.time()
+    late = [m for m in messages if m["deadline"] < now]
+    if late:
+        writer.app.logger.warning("intake writer: %d submissions dropped, their requests "
+                                  "had given up", len(late))
+    group = [(m["reply"], group_commit.Request(
+        intake_batch.Submission(**m["submission"]), m["user_id"], m["key"], m["hash"],
+        Future())) for m in messages if m["deadline"] >= now]
+    for _, request in group:
+        request.future.set_running_or_notify_cancel()
+    try:
+        writer.commit([request for _, request in group])
+    except Exception as exc:  # noqa: BLE001  the writer outlives any error; each hears of it
+        for _, request in group:
+            if not request.future.done():
+                request.future.set_exception(exc)
+    pipe = redis.pipeline(transaction=False)
+    for reply, request in group:
+        pipe.lpush(reply, json.dumps(_answer(request.future)))
+        pipe.expire(reply, REPLY_SECONDS)
+    pipe.execute()
+
+
+def _answer(future: Future) -> tuple[int, dict]:
+    exc = future.exception()
+    if exc is None:
+        return 201, future.result()
+    if isinstance(exc, DomainError):
+        return exc.status, group_commit.error_body(exc)
+    return 500, {"error": repr(exc)}

@@ -1,0 +1,130 @@
+"""INTAKE_WRITER=process: API referrals written by `flask intake-writer` (here a thread
+running the same loop), fed through Redis; each request answered as the thread answers it."""
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from blueprints.api import group_commit, intake_relay
+from referral_app.models import Referral, RefusedReferral
+from tests.intake.conftest import referee
+
+
+@pytest.fixture
+def relayed(app, monkeypatch):
+    """The app in process mode, its submissions list empty; start() runs a writer loop."""
+    monkeypatch.setitem(app.config, "INTAKE_WRITER", "process")
+    redis = intake_relay._redis(app)
+    redis.delete(intake_relay._list(app))
+    running = []
+
+    class Relay:
+        writer = group_commit.GroupCommit(app)
+
+        def waiting(self) -> int:
+            return intake_relay._redis(app).llen(intake_relay._list(app))
+
+        def start(self):
+            stop = threading.Event()
+            thread = threading.Thread(target=intake_relay.serve, args=(app, stop, self.writer),
+                                      daemon=True)
+            thread.start()
+            running.append((stop, thread))
+
+        def stop(self):
+            for stop, thread in running:
+                stop.set()
+                thread.join(timeout=10)
+            running.clear()
+
+    relay = Relay()
+    yield relay
+    relay.stop()
+    redis.delete(intake_relay._list(app))
+
+
+def post(client, n, **fields):
+    return client.post("/api/v1/referrals", json=dict(
+        {"program": "widgets", "referee": referee(n), "consent": True}, **fields))
+
+
+def test_the_writer_process_answers_as_the_thread_would(relayed, api, world, db):
+    relayed.start()
+    client = api(world.referrer)
+    created = post(client, 1)
+    assert created.status_code == 201, created.json
+    referral = db.session.get(Referral, created.json["id"])
+    assert referral.referee_email == "rhea1@prospect.example" and referral.source == "api"
+    assert created.json == {"id": referral.id, "status": "submitted",
+                            "code": referral.code.code,
+                            "lead": {"id": referral.lead.id, "stage": referral.lead.stage}}
+    # Refusals decided in the writer come back with their status, code and fields.
+    again = post(client, 1)
+    assert again.status_code == 409 and again.json["error"]["code"] == "duplicate"
+    no_consent = post(client, 2, consent=False)
+    assert no_consent.status_code == 422
+    assert no_consent.json["error"]["code"] == "consent_required"
+    nowhere = post(client, 3, program="no-such-program")
+    assert nowhere.status_code == 404 and nowhere.json["error"]["code"] == "not_found"
+    refused = db.session.scalars(select(RefusedReferral.reason).order_by(RefusedReferral.id))
+    assert list(refused) == ["duplicate", "consent_required"]  # on record, as alone
+    assert relayed.writer.submissions == 4
+
+
+def test_an_idempotency_key_is_stored_by_the_writer_and_replayed(relayed, api, world, db):
+    relayed.start()
+    client = api(world.referrer)
+    first = client.post("/api/v1/referrals", headers={"Idempotency-Key": "relay-1"},
+                        json={"program": "widgets", "referee": referee(5), "consent": True})
+    again = client.post("/api/v1/referrals", headers={"Idempotency-Key": "relay-1"},
+                        json={"program": "widgets", "referee": referee(5), "consent": True})
+    assert first.status_code == again.status_code == 201
+    assert again.headers.get("Idempotent-Replayed") == "true" and again.json == first.json
+
+
+def test_submissions_that_wait_together_are_written_as_one_group(app, relayed, api, world,
+                                                                 db):
+    clients = [api(world.referrer if i % 2 else world.partner) for i in range(4)]
+    answers = [None] * 4
+
+    def send(i):
+        with app.app_context():
+            answers[i] = post(clients[i], 10 + i)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for _ in range(2000):  # until all four wait in Redis (polling the list, not the clock)
+        if relayed.waiting() == 4:
+            break
+        threading.Event().wait(0.01)
+    relayed.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert [a.status_code for a in answers] == [201] * 4, [a.json for a in answers]
+    assert (relayed.writer.groups, relayed.writer.submissions) == (1, 4)
+    emails = {db.session.get(Referral, a.json["id"]).referee_email for a in answers}
+    assert emails == {f"rhea{10 + i}@prospect.example" for i in range(4)}
+
+
+def test_with_no_writer_running_the_request_gets_503_and_nothing_is_written_later(
+        app, relayed, api, world, db, monkeypatch):
+    monkeypatch.setitem(app.config, "GROUP_COMMIT_WAIT", 0.4)
+    answer = post(api(world.referrer), 20)
+    assert answer.status_code == 503 and answer.json["error"]["code"] == "unavailable"
+    assert relayed.waiting() == 1
+    relayed.start()  # a writer that starts late drops what its client gave up on
+    for _ in range(2000):
+        if relayed.waiting() == 0:
+            break
+        threading.Event().wait(0.01)
+    relayed.stop()  # the loop ends after the group it took
+    assert relayed.waiting() == 0 and relayed.writer.submissions == 0
+    assert db.session.scalar(select(func.count()).select_from(Referral)) == 0
+
+
+def test_a_mistyped_intake_writer_stops_the_app_at_start():
+    from tests.conftest import make_app
+
+    with pytest.raises(ValueError, match="INTAKE_WRITER is 'proces'"):
+        make_app(INTAKE_WRITER="proces")
