@@ -23,7 +23,7 @@ import time
 from concurrent.futures import Future
 
 from flask import Flask
-from redis import Redis
+from redis import Redis, RedisError
 
 from blueprints.api import group_commit
 from referral_app.errors import DomainError, Unavailable
@@ -69,11 +69,16 @@ class RelayedWriter:
         db.session.close()  # hold no pooled connection while waiting
         reply = f"{_list(self.app)}:reply:{secrets.token_urlsafe(12)}"
         redis = _redis(self.app)
-        redis.lpush(_list(self.app), json.dumps({
-            "reply": reply, "deadline": time.time() + self.wait / 2,
-            "user_id": request.user_id, "key": request.key, "hash": request.request_hash,
-            "submission": _plain(request.submission)}, default=str))
-        answer = redis.brpop([reply], timeout=self.wait)
+        try:
+            redis.lpush(_list(self.app), json.dumps({
+                "reply": reply, "deadline": time.time() + self.wait / 2,
+                "user_id": request.user_id, "key": request.key, "hash": request.request_hash,
+                "submission": _plain(request.submission)}, default=str))
+            answer = redis.brpop([reply], timeout=self.wait)
+        except RedisError as exc:
+            # Without Redis no writer hears of it: a retry with the same key is safe.
+            raise Unavailable("Intake cannot reach its writer; retry with the same "
+                              "Idempotency-Key.") from exc
         if answer is None:
             raise Unavailable("Intake is busy; retry with the same Idempotency-Key.")
         status, body = json.loads(answer[1])
@@ -102,11 +107,15 @@ def serve(app: Flask, stop: threading.Event | None = None,
     redis, name = _redis(app), _list(app)
     app.logger.info("intake writer: taking submissions from %s", name)
     while not stop.is_set():
-        first = redis.brpop([name], timeout=1)
-        if first is None:
-            continue
-        messages = [first[1], *(redis.rpop(name, writer.largest - 1) or [])]
-        run_group(writer, redis, [json.loads(m) for m in messages])
+        try:
+            first = redis.brpop([name], timeout=1)
+            if first is None:
+                continue
+            messages = [first[1], *(redis.rpop(name, writer.largest - 1) or [])]
+            run_group(writer, redis, [json.loads(m) for m in messages])
+        except RedisError as exc:  # Redis restarting: wait for it rather than exit
+            app.logger.warning("intake writer: Redis unavailable (%r); retrying", exc)
+            stop.wait(1)
 
 
 def run_group(writer: group_commit.GroupCommit, redis: Redis, messages: list[dict]) -> None:

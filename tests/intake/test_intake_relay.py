@@ -128,3 +128,13 @@ def test_a_mistyped_intake_writer_stops_the_app_at_start():
 
     with pytest.raises(ValueError, match="INTAKE_WRITER is 'proces'"):
         make_app(INTAKE_WRITER="proces")
+
+
+def test_without_redis_a_request_gets_503_not_500(app, relayed, api, world, db, monkeypatch):
+    from redis import Redis
+
+    unreachable = Redis(host="127.0.0.1", port=1, socket_connect_timeout=1)
+    monkeypatch.setattr(intake_relay, "_redis", lambda _app: unreachable)
+    answer = post(api(world.referrer), 30)
+    assert answer.status_code == 503 and answer.json["error"]["code"] == "unavailable"
+    assert db.session.scalar(select(func.count()).select_from(Referral)) == 0
