@@ -72,6 +72,10 @@ def from_environment() -> dict:
         # How long a process trusts an API token it has looked up (services/token_cache.py);
         # a revocation in another process takes effect here within this many seconds.
         "API_TOKEN_CACHE_SECONDS": float(env.get("API_TOKEN_CACHE_SECONDS", "2")),
+        # How long intake's writer trusts programs, MQL definitions, agreements and codes it
+        # has read (services/intake_config.py); a change made in another process counts
+        # there within this many seconds, one made in the same process at once.
+        "INTAKE_CONFIG_CACHE_SECONDS": float(env.get("INTAKE_CONFIG_CACHE_SECONDS", "2")),
         # Connections each process keeps (PostgreSQL): at least a web worker's threads plus
         # one for intake's writer. Past the pool, SQLAlchemy opens overflow connections and
         # closes them on return: under load that is a new PostgreSQL connection per request.

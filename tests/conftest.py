@@ -151,6 +151,7 @@ def _app_context_and_clean(request):
         db.session.remove()
         # The app outlives the test; what it remembers of the test's rows must not.
         app.extensions.pop("interlock.token_cache", None)
+        app.extensions.pop("interlock.intake_config", None)
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         with db.engine.begin() as conn:
             # One query finds the tables the test wrote to; emptying only those keeps the

@@ -20,15 +20,15 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, text, tuple_
+from sqlalchemy import func, select, text, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from referral_app.errors import DomainError, Duplicate
 from referral_app.extensions import db
 from referral_app.jobs import DEFAULT, enqueue_after_commit
-from referral_app.models import Program, Referral, ReferralCode, User
-from referral_app.services import assignment, codes, intake, new_rows, qualification, sla
+from referral_app.models import Program, Referral, User
+from referral_app.services import assignment, codes, intake, intake_config, new_rows, sla
 from referral_app.services import intake_checks as checks
 
 # n ids from each table's own sequence, in one round trip and one statement text.
@@ -110,18 +110,7 @@ def _refused(exc: DomainError, sub: Submission, program: Program, at: datetime):
 
 
 def _programs(refs) -> dict:
-    keys = {checks.program_key(ref) for ref in refs} - {None}
-    ids = [k for k in keys if isinstance(k, int)]
-    slugs = [k for k in keys if isinstance(k, str)]
-    rows = db.session.scalars(select(Program).where(
-        or_(Program.id.in_(ids), Program.slug.in_(slugs)))) if keys else []
-    out = {}
-    for program in rows:
-        if program.id in keys:
-            out[program.id] = program
-        if program.slug in keys:
-            out[program.slug] = program
-    return out
+    return intake_config.programs({checks.program_key(ref) for ref in refs} - {None})
 
 
 def _users(ids) -> dict:
@@ -169,14 +158,13 @@ class _Velocity:
 
 
 def _codes(accepted) -> dict:
-    """(referrer id, program id) -> the referrer's code, read in one statement."""
+    """(referrer id, program id) -> the referrer's code (remembered, or read in one
+    statement; a missing one made)."""
     pairs = list({(referrer.id, program.id) for _, _, program, referrer in accepted
                   if referrer is not None})
     if not pairs:
         return {}
-    found = {(c.referrer_id, c.program_id): c for c in db.session.scalars(
-        select(ReferralCode).where(
-            tuple_(ReferralCode.referrer_id, ReferralCode.program_id).in_(pairs)))}
+    found = intake_config.codes(pairs)
     for pair in pairs:
         if pair not in found:
             found[pair] = codes.code_for(*pair)  # its own savepoint: survives a retry
@@ -189,8 +177,8 @@ def _create(accepted, at: datetime) -> dict:
         return {}
     code_rows = _codes(accepted)
     products = {program.product for _, _, program, _ in accepted}
-    definitions = {p: qualification.definition_for(p) for p in products}
-    agreements = {p: sla.agreement_for(p) for p in products}
+    definitions = {p: intake_config.definition(p) for p in products}
+    agreements = {p: intake_config.agreement(p) for p in products}
     try:
         with intake.savepoint():
             per_product = Counter(program.product for _, _, program, _ in accepted)

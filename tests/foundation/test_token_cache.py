@@ -4,7 +4,7 @@ from sqlalchemy import event, inspect, select, update
 
 from referral_app.models import ApiToken, User
 from referral_app.models.base import utcnow
-from referral_app.services import auth, token_cache
+from referral_app.services import auth, timed_cache, token_cache
 
 
 class Clock:
@@ -20,7 +20,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch):
     frozen = Clock()
-    monkeypatch.setattr(token_cache, "time", frozen)
+    monkeypatch.setattr(timed_cache, "time", frozen)
     return frozen
 
 
@@ -128,7 +128,7 @@ def test_zero_seconds_turns_it_off(app, api, make_user, token_reads, clock, monk
 
 
 def test_the_cache_is_bounded(app, db, make_user, clock, monkeypatch):
-    monkeypatch.setattr(token_cache, "LARGEST", 2)
+    monkeypatch.setattr(timed_cache, "LARGEST", 2)
     user = make_user("marketing")
     cache = token_cache.TokenCache(2)
     for digest in ("a", "b", "c"):

@@ -1,0 +1,76 @@
+"""What a process remembers for a few seconds (API tokens' callers, intake's configuration):
+a bounded map whose entries lapse, one per app, emptied by any commit in this process that
+changes what it holds. A change made in another process counts here when the entry lapses.
+"""
+import threading
+import time
+
+from flask import current_app, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+LARGEST = 10_000  # entries kept at most; past that the cache starts over
+
+
+class TimedCache:
+    """key -> (value, when it lapses); `seconds` <= 0 keeps nothing."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self._entries: dict = {}
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        entry = self._entries.get(key)
+        if entry is None or entry[1] <= time.monotonic():
+            return None
+        return entry[0]
+
+    def put(self, key, value) -> None:
+        if self.seconds <= 0:
+            return
+        with self._lock:
+            if len(self._entries) >= LARGEST:
+                self._entries.clear()
+            self._entries[key] = (value, time.monotonic() + self.seconds)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def for_app(name: str, setting: str, kind=TimedCache, app=None):
+    """The app's cache `name` (a `kind`), made on first use, lasting config[setting] s."""
+    app = app or current_app._get_current_object()
+    cache = app.extensions.get(name)
+    if cache is None:
+        cache = app.extensions.setdefault(name, kind(float(app.config.get(setting, 2))))
+    return cache
+
+
+def mark_changed(session: Session, name: str) -> None:
+    """The cache `name` is emptied when this session's transaction commits."""
+    session.info[f"{name}.changed"] = True
+
+
+def forget_on_commit(name: str, changes) -> None:
+    """Empty the cache `name` after a commit in which a flush held rows that
+    `changes(session)` says it holds (called from `after_flush`: new, dirty and deleted
+    still list what was flushed). A rollback forgets the mark."""
+    flag = f"{name}.changed"
+
+    @event.listens_for(Session, "after_flush")
+    def _note(session, flush_context) -> None:
+        if changes(session):
+            session.info[flag] = True
+
+    @event.listens_for(Session, "after_commit")
+    def _forget(session) -> None:
+        if session.info.pop(flag, False) and has_app_context():
+            cache = current_app.extensions.get(name)
+            if cache is not None:
+                cache.clear()
+
+    @event.listens_for(Session, "after_rollback")
+    def _keep(session) -> None:
+        session.info.pop(flag, None)
