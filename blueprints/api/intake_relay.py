@@ -32,6 +32,7 @@ from referral_app.jobs.connection import redis_url_for
 from referral_app.services import intake_batch
 
 SUBMISSIONS = "intake:submissions"
+REPORT_SECONDS = 60  # how often the writer logs what it has done
 REPLY_SECONDS = 60  # an answer nobody collected (the request gave up) expires
 
 
@@ -106,7 +107,10 @@ def serve(app: Flask, stop: threading.Event | None = None,
     writer = writer or group_commit.GroupCommit(app)
     redis, name = _redis(app), _list(app)
     app.logger.info("intake writer: taking submissions from %s", name)
+    reported = (time.monotonic(), 0, 0, 0.0)
     while not stop.is_set():
+        if time.monotonic() - reported[0] >= REPORT_SECONDS:
+            reported = _report(app, writer, reported)
         try:
             first = redis.brpop([name], timeout=1)
             if first is None:
@@ -116,6 +120,18 @@ def serve(app: Flask, stop: threading.Event | None = None,
         except RedisError as exc:  # Redis restarting: wait for it rather than exit
             app.logger.warning("intake writer: Redis unavailable (%r); retrying", exc)
             stop.wait(1)
+
+
+def _report(app: Flask, writer: group_commit.GroupCommit, since: tuple) -> tuple:
+    """Log the groups written since the last report (operators size writers by it)."""
+    at, groups, submissions, cpu = since
+    groups, submissions = writer.groups - groups, writer.submissions - submissions
+    if groups:
+        app.logger.info("intake writer: %d referrals in %d groups in %.0f s (%.1f a group, "
+                        "%.1f ms of CPU a group)", submissions, groups,
+                        time.monotonic() - at, submissions / groups,
+                        (writer.cpu_seconds - cpu) * 1000 / groups)
+    return time.monotonic(), writer.groups, writer.submissions, writer.cpu_seconds
 
 
 def run_group(writer: group_commit.GroupCommit, redis: Redis, messages: list[dict]) -> None:
@@ -131,7 +147,9 @@ def run_group(writer: group_commit.GroupCommit, redis: Redis, messages: list[dic
     for _, request in group:
         request.future.set_running_or_notify_cancel()
     try:
+        began = time.thread_time()
         writer.commit([request for _, request in group])
+        writer.cpu_seconds += time.thread_time() - began
     except Exception as exc:  # noqa: BLE001  the writer outlives any error; each hears of it
         for _, request in group:
             if not request.future.done():

@@ -68,14 +68,20 @@ def reps_for_turns(product: str, n: int) -> list[User]:
         query.limit(1).with_for_update().execution_options(populate_existing=True)))
 
 
+def turns(reps: list[User], n: int, at: datetime) -> list[tuple[User, datetime]]:
+    """(rep, instant of the turn) for the next `n` leads by round robin over `reps` (in
+    turn order): one instant for the whole batch, a microsecond apart in turn order, so the
+    next batch's order is exact. A rep's `last_assigned_at` becomes its last turn's."""
+    return [(reps[turn % len(reps)], at + timedelta(microseconds=turn))
+            for turn in range(n)] if reps else []
+
+
 def take_turns(reps: list[User], n: int, at: datetime) -> list[User]:
-    """The reps of the next `n` leads by round robin over `reps` (in turn order), each rep's
-    `last_assigned_at` set to its last turn: one instant for the whole batch, a microsecond
-    apart in turn order, so the next batch's order is exact."""
-    chosen = [reps[turn % len(reps)] for turn in range(n)] if reps else []
-    for turn, rep in enumerate(chosen):
-        rep.last_assigned_at = at + timedelta(microseconds=turn)
-    return chosen
+    """The reps of the next `n` leads (see `turns`), each rep's `last_assigned_at` set."""
+    chosen = turns(reps, n, at)
+    for rep, when in chosen:
+        rep.last_assigned_at = when
+    return [rep for rep, _ in chosen]
 
 
 def assignment_event(lead: Lead, rep_id: int, at: datetime, actor_id: int | None = None,

@@ -256,17 +256,19 @@ def _turns(product: str, n: int, at: datetime):
     """The rep ids for the product's next `n` leads (an empty iterator without reps; see
     assignment.reps_for_turns for the locking)."""
     reps = assignment.reps_for_turns(product, n)
-    chosen = assignment.take_turns(reps, n, at)
-    if reps and db.session.get_bind().dialect.name == "postgresql":
-        # Their turns written at once: left to the flush, the reps' UPDATE went through
-        # the unit of work, a tenth of the writer's CPU (bench, session 9).
-        db.session.connection().exec_driver_sql(
-            "UPDATE users SET last_assigned_at = t.at FROM unnest(%s::int[], "
-            "%s::timestamptz[]) AS t(id, at) WHERE users.id = t.id",
-            ([rep.id for rep in reps], [rep.last_assigned_at for rep in reps]))
-        for rep in reps:
-            set_committed_value(rep, "last_assigned_at", rep.last_assigned_at)
-    return iter([rep.id for rep in chosen])
+    if not reps or db.session.get_bind().dialect.name != "postgresql":
+        return iter([rep.id for rep in assignment.take_turns(reps, n, at)])
+    # Their turns written at once, the reps left clean: through the unit of work the reps'
+    # UPDATE was a tenth of the writer's CPU (bench, session 9).
+    chosen = assignment.turns(reps, n, at)
+    last = dict(chosen)  # each rep's last turn
+    db.session.connection().exec_driver_sql(
+        "UPDATE users SET last_assigned_at = t.at FROM unnest(%s::int[], "
+        "%s::timestamptz[]) AS t(id, at) WHERE users.id = t.id",
+        ([rep.id for rep in last], list(last.values())))
+    for rep, when in last.items():
+        set_committed_value(rep, "last_assigned_at", when)
+    return iter([rep.id for rep, _ in chosen])
 
 
 def _one_by_one(accepted, code_rows: dict, at: datetime) -> dict:

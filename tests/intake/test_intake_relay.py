@@ -138,3 +138,15 @@ def test_without_redis_a_request_gets_503_not_500(app, relayed, api, world, db, 
     answer = post(api(world.referrer), 30)
     assert answer.status_code == 503 and answer.json["error"]["code"] == "unavailable"
     assert db.session.scalar(select(func.count()).select_from(Referral)) == 0
+
+
+def test_the_writer_reports_its_groups(app, relayed, api, world, db, caplog):
+    relayed.start()
+    client = api(world.referrer)
+    for n in (40, 41):
+        assert post(client, n).status_code == 201
+    since = (0.0, 0, 0, 0.0)
+    with caplog.at_level("INFO", logger=app.logger.name):
+        intake_relay._report(app, relayed.writer, since)
+    assert "2 referrals in 2 groups" in caplog.text and "1.0 a group" in caplog.text
+    assert relayed.writer.cpu_seconds > 0
