@@ -116,10 +116,12 @@ def serve(app: Flask, stop: threading.Event | None = None,
             if first is None:
                 continue
             messages = [first[1], *(redis.rpop(name, writer.largest - 1) or [])]
-            run_group(writer, redis, [json.loads(m) for m in messages])
+            run_group(writer, redis, messages)
         except RedisError as exc:  # Redis restarting: wait for it rather than exit
             app.logger.warning("intake writer: Redis unavailable (%r); retrying", exc)
             stop.wait(1)
+        except Exception:  # noqa: BLE001  one bad group never stops the writer
+            app.logger.exception("intake writer: a group failed outside its transaction")
 
 
 def _report(app: Flask, writer: group_commit.GroupCommit, since: tuple) -> tuple:
@@ -134,16 +136,25 @@ def _report(app: Flask, writer: group_commit.GroupCommit, since: tuple) -> tuple
     return time.monotonic(), writer.groups, writer.submissions, writer.cpu_seconds
 
 
-def run_group(writer: group_commit.GroupCommit, redis: Redis, messages: list[dict]) -> None:
-    """Commit one group and push each answer to its reply key."""
-    now = time.time()
-    late = [m for m in messages if m["deadline"] < now]
+def run_group(writer: group_commit.GroupCommit, redis: Redis, messages: list) -> None:
+    """Commit one group of messages (JSON) and push each answer to its reply key."""
+    now, group, late = time.time(), [], 0
+    for message in messages:
+        try:
+            m = json.loads(message)
+            request = group_commit.Request(intake_batch.Submission(**m["submission"]),
+                                           m["user_id"], m["key"], m["hash"], Future())
+        except (ValueError, TypeError, KeyError):
+            writer.app.logger.error("intake writer: dropped a message it cannot read: %.200r",
+                                    message)
+            continue
+        if m["deadline"] < now:
+            late += 1
+        else:
+            group.append((m["reply"], request))
     if late:
         writer.app.logger.warning("intake writer: %d submissions dropped, their requests "
-                                  "had given up", len(late))
-    group = [(m["reply"], group_commit.Request(
-        intake_batch.Submission(**m["submission"]), m["user_id"], m["key"], m["hash"],
-        Future())) for m in messages if m["deadline"] >= now]
+                                  "had given up", late)
     for _, request in group:
         request.future.set_running_or_notify_cancel()
     try:

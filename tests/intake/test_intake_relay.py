@@ -150,3 +150,11 @@ def test_the_writer_reports_its_groups(app, relayed, api, world, db, caplog):
         intake_relay._report(app, relayed.writer, since)
     assert "2 referrals in 2 groups" in caplog.text and "1.0 a group" in caplog.text
     assert relayed.writer.cpu_seconds > 0
+
+
+def test_a_message_the_writer_cannot_read_is_dropped_and_the_rest_written(
+        app, relayed, api, world, db, caplog):
+    intake_relay._redis(app).lpush(intake_relay._list(app), b"not json", b'{"reply": 1}')
+    relayed.start()
+    assert post(api(world.referrer), 50).status_code == 201
+    assert caplog.text.count("cannot read") == 2
