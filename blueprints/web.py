@@ -5,7 +5,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import nh3
-from flask import abort, current_app
+from flask import abort, current_app, request, url_for
 from flask_login import current_user, login_required
 from markdown_it import MarkdownIt
 from markupsafe import Markup
@@ -96,7 +96,8 @@ def init_app(app) -> None:
         endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
         role = getattr(current_user, "role", None) if current_user.is_authenticated else None
         links = [(e, label) for e, label, roles in NAVIGATION if role in roles and e in endpoints]
-        return {"nav_links": links, "may": lambda action, obj=None: may(current_user, action, obj)}
+        return {"nav_links": links, "nav_current": current_link(links),
+                "may": lambda action, obj=None: may(current_user, action, obj)}
 
     @app.after_request
     def security_headers(response):
@@ -112,6 +113,19 @@ def init_app(app) -> None:
         if app.config.get("PRODUCTION"):
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response
+
+
+def current_link(links: list) -> str | None:
+    """The navigation link the page is under: the one whose URL is the longest prefix of
+    the page's path (a user's edit page is under Users, the agreement under Agreement
+    rather than Programs)."""
+    path, best = request.path, (None, "")
+    for endpoint, _ in links:
+        url = url_for(endpoint)
+        under = path == url or (url != "/" and path.startswith(url.rstrip("/") + "/"))
+        if under and len(url) > len(best[1]):
+            best = (endpoint, url)
+    return best[0]
 
 
 def error_body(status: int, code: str, message: str, fields: dict | None = None) -> dict:

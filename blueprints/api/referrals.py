@@ -67,12 +67,13 @@ def create_referral(data: dict):
     user = caller()
     if current_app.config["GROUP_COMMIT"]:
         key = idempotency.check_key(request.headers.get(idempotency.HEADER))
-        return _writer(current_app._get_current_object()).submit(group_commit.Request(
+        return _created(_writer(current_app._get_current_object()).submit(group_commit.Request(
             intake_batch.Submission(
                 data["program"], data["referee"], source="api", referrer_id=user.id,
                 note=data["note"], consent=data["consent"], company_size=data["company_size"],
                 deal_value=data["deal_value"], ip=request.remote_addr),
-            user.id, key, idempotency.body_hash(request.get_data()) if key else None, Future()))
+            user.id, key, idempotency.body_hash(request.get_data()) if key else None,
+            Future())))
     try:
         referral = intake.submit(
             data["program"], data["referee"], source="api", referrer_id=user.id,
@@ -87,7 +88,14 @@ def create_referral(data: dict):
     body = group_commit.created_body(referral)
     _remember(201, body)
     db.session.commit()
-    return body
+    return _created(body)
+
+
+def _created(body: dict):
+    """The 201 answer as is: the body is dumped already (smorest would dump it again)."""
+    response = jsonify(body)
+    response.status_code = 201
+    return response
 
 
 def _writer(app):

@@ -113,3 +113,18 @@ def test_cli_updates_a_user(cli, make_user, db):
     assert db.session.scalar(select(User.role).where(User.id == rep.id)) == "sales"
     missing = cli.invoke(args=["users", "update", "nobody@example.com", "--away"])
     assert missing.exit_code != 0 and "No user" in missing.output
+
+
+def test_the_navigation_marks_the_section_a_page_is_under(client, make_user):
+    import re
+
+    admin, rep = make_user("admin"), make_user("sales", product="crm")
+    sign_in(client, admin)
+
+    def current(path):
+        page = client.get(path).get_data(as_text=True)
+        return re.findall(r'<a href="[^"]*" aria-current="page">([^<]+)</a>', page)
+
+    assert current(f"/admin/users/{rep.id}") == ["Users"]  # under Users, not nowhere
+    assert current("/admin/users") == ["Users"]
+    assert current("/programs/agreements") == ["Agreement"]  # the longer prefix wins
