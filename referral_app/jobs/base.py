@@ -40,14 +40,34 @@ def app_job(fn):
     return wrapper
 
 
+SNAPSHOT_RETRIES = 3
+
+
 def _run(fn, db, args, kwargs):
-    try:
-        result = fn(*args, **kwargs)
-        db.session.commit()
-        return result
-    except Exception:
-        db.session.rollback()
-        raise
+    attempt = 1
+    while True:
+        try:
+            result = fn(*args, **kwargs)
+            db.session.commit()
+            return result
+        except Exception as exc:
+            db.session.rollback()
+            if attempt >= SNAPSHOT_RETRIES or not _stale_sqlite_snapshot(exc):
+                raise
+            # SQLite (the embedded default) refuses at once to let a transaction write
+            # after another process committed since its first read; jobs may run twice,
+            # so run it again now on a fresh snapshot rather than fail into RQ's retry.
+            log.info("%s: SQLite snapshot went stale; running it again", fn.__name__)
+            attempt += 1
+
+
+def _stale_sqlite_snapshot(exc: Exception) -> bool:
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    return isinstance(exc, OperationalError) and isinstance(exc.orig, sqlite3.OperationalError) \
+        and "database is locked" in str(exc.orig)
 
 
 def each(job, ids: list[int], job_id) -> dict[str, int]:

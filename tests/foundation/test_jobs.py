@@ -1,6 +1,7 @@
 """Jobs: enqueue-after-commit, a real worker run against real Redis, /healthz."""
 import time
 
+import pytest
 from rq import SimpleWorker
 
 from referral_app.jobs import DEFAULT, enqueue_after_commit, get_queue, redis_connection
@@ -103,3 +104,48 @@ def test_healthz_ok_with_a_live_worker_and_a_fresh_heartbeat(app, client):
         worker.register_death()
     response = client.get("/healthz")
     assert response.status_code == 503 and response.json["down"] == ["workers"]
+
+
+def _locked():
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    return OperationalError("UPDATE rewards ...", {}, sqlite3.OperationalError("database is locked"))
+
+
+def test_a_job_whose_sqlite_snapshot_went_stale_runs_again_at_once(app, db):
+    from referral_app.jobs.base import app_job
+
+    calls = []
+
+    @app_job
+    def flaky():
+        calls.append(1)
+        if len(calls) == 1:
+            raise _locked()  # another process committed since this job's first read
+        return "done"
+
+    assert flaky() == "done" and len(calls) == 2
+
+
+def test_other_errors_and_a_lock_that_persists_still_fail_the_job(app, db):
+    from referral_app.jobs import base
+
+    calls = []
+
+    @base.app_job
+    def always_locked():
+        calls.append(1)
+        raise _locked()
+
+    @base.app_job
+    def broken():
+        calls.append(2)
+        raise ValueError("a bug")
+
+    with pytest.raises(Exception, match="database is locked"):
+        always_locked()
+    with pytest.raises(ValueError):
+        broken()
+    assert calls == [1] * base.SNAPSHOT_RETRIES + [2]
