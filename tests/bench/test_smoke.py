@@ -38,3 +38,9 @@ def test_bench_smoke_measures_every_figure():
     cpu = re.search(r"intake CPU per referral, all processes\*\*: app ([\d.]+) ms, "
                     r"postgres ([\d.]+) ms", table)
     assert cpu and float(cpu[1]) > 0 and float(cpu[2]) > 0, table
+    # Intake ran through a `flask intake-writer` process and every referral was answered
+    # and stored (stored can exceed answered: wrk stops with some requests in flight).
+    assert "+ 1 intake writer process(es)" in table, table
+    load = re.search(r"([\d,]+) requests in [\d.]+ s, 0 errors, ([\d,]+) referrals stored",
+                     table)
+    assert load and 0 < int(load[1].replace(",", "")) <= int(load[2].replace(",", "")), table
