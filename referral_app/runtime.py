@@ -28,6 +28,9 @@ def commands(app, port: int, host: str, workers: int, redis_url: str) -> dict[st
                                    redis_url, "--name", f"interlock-{os.getpid()}-{n + 1}",
                                    *queues]
     procs["cron"] = [rq, "cron", "--url", redis_url, "referral_app.jobs.cron"]
+    if app.config.get("INTAKE_WRITER") == "process":
+        # Without it every API referral would wait for a writer and get 503.
+        procs["intake"] = [sys.executable, "-m", "flask", "--app", "wsgi", "intake-writer"]
     return procs
 
 
@@ -49,7 +52,8 @@ def run(app, port: int, host: str = "127.0.0.1", workers: int = 1) -> int:
     for name, argv in commands(app, port, host, workers, redis_url).items():
         children[name] = subprocess.Popen(argv, env=env, cwd=PROJECT_ROOT, start_new_session=True)
     pids = " ".join(f"{name}={child.pid}" for name, child in children.items())
-    print(f"Interlock is up: http://{host}:{port}/  (web, {workers} worker(s), cron; "
+    writer = ", intake writer" if "intake" in children else ""
+    print(f"Interlock is up: http://{host}:{port}/  (web, {workers} worker(s), cron{writer}; "
           f"Redis at {redis_url}). Ctrl-C stops everything.", flush=True)
     print(f"processes: {pids}", flush=True)
     code = 0

@@ -86,3 +86,12 @@ def test_workers_restart_a_dead_scheduler_within_a_minute(app):
         assert "--with-scheduler" in args
         assert args[args.index("--maintenance-interval") + 1] == "60"
         assert args[args.index("--worker-class") + 1] == "referral_app.jobs.worker.InterlockWorker"
+
+
+def test_up_starts_the_intake_writer_only_when_intake_writes_in_a_process(app, monkeypatch):
+    from referral_app.runtime import commands
+
+    assert "intake" not in commands(app, 5000, "127.0.0.1", 1, "redis://127.0.0.1:6379/0")
+    monkeypatch.setitem(app.config, "INTAKE_WRITER", "process")
+    procs = commands(app, 5000, "127.0.0.1", 1, "redis://127.0.0.1:6379/0")
+    assert procs["intake"][-3:] == ["--app", "wsgi", "intake-writer"]
