@@ -29,6 +29,7 @@ from blueprints.api import group_commit
 from referral_app.errors import DomainError, Unavailable
 from referral_app.extensions import db
 from referral_app.jobs.connection import redis_url_for
+from referral_app.jobs.heartbeat import INTAKE_WRITER_INTERVAL, intake_writer_key
 from referral_app.services import intake_batch
 
 SUBMISSIONS = "intake:submissions"
@@ -107,11 +108,14 @@ def serve(app: Flask, stop: threading.Event | None = None,
     writer = writer or group_commit.GroupCommit(app)
     redis, name = _redis(app), _list(app)
     app.logger.info("intake writer: taking submissions from %s", name)
-    reported = (time.monotonic(), 0, 0, 0.0)
+    reported, beat = (time.monotonic(), 0, 0, 0.0), 0.0
     while not stop.is_set():
         if time.monotonic() - reported[0] >= REPORT_SECONDS:
             reported = _report(app, writer, reported)
         try:
+            if time.monotonic() - beat >= INTAKE_WRITER_INTERVAL:  # /healthz reads it
+                redis.set(intake_writer_key(app), time.time(), ex=INTAKE_WRITER_INTERVAL * 10)
+                beat = time.monotonic()
             first = redis.brpop([name], timeout=1)
             if first is None:
                 continue

@@ -14,6 +14,15 @@ def heartbeat_key() -> str:
     return current_app.config.get("QUEUE_PREFIX", "") + HEARTBEAT_KEY
 
 
+# `flask intake-writer` (INTAKE_WRITER=process) beats every few seconds while it runs.
+INTAKE_WRITER_KEY = "interlock:intake-writer:heartbeat"
+INTAKE_WRITER_INTERVAL = 2  # seconds; /healthz calls the writer missing after 5 intervals
+
+
+def intake_writer_key(app=None) -> str:
+    return (app or current_app).config.get("QUEUE_PREFIX", "") + INTAKE_WRITER_KEY
+
+
 @app_job
 def heartbeat() -> float:
     now = time.time()

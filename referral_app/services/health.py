@@ -1,6 +1,8 @@
-"""Health of the running system: database, queue, live workers, cron heartbeat."""
+"""Health of the running system: database, queue, live workers, cron heartbeat (and the
+intake writer's, when intake writes in a process of its own)."""
 import time
 
+from flask import current_app
 from sqlalchemy import text
 
 from referral_app.extensions import db
@@ -35,7 +37,21 @@ def check() -> tuple[dict, list[str]]:
         body["cron"] = "ok" if age is not None and age < 3 * HEARTBEAT_INTERVAL else "stale"
         if body["cron"] != "ok":
             down.append("cron")
+        _intake_writer(conn, body, down)
     except Exception as exc:  # redis-py raises several families; all mean "queue down"
         body.update(queue=f"down: {exc.__class__.__name__}", workers=0, cron="unknown")
         down += ["queue", "workers", "cron"]
     return body, down
+
+
+def _intake_writer(conn, body: dict, down: list) -> None:
+    """With INTAKE_WRITER=process no API referral is written while no writer beats."""
+    from referral_app.jobs.heartbeat import INTAKE_WRITER_INTERVAL, intake_writer_key
+
+    if current_app.config.get("INTAKE_WRITER") != "process":
+        return
+    beat = conn.get(intake_writer_key())
+    fresh = beat is not None and time.time() - float(beat) < 5 * INTAKE_WRITER_INTERVAL
+    body["intake_writer"] = "ok" if fresh else "missing"
+    if not fresh:
+        down.append("intake_writer")

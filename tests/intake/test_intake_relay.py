@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from blueprints.api import group_commit, intake_relay
+from referral_app.jobs import heartbeat
 from referral_app.models import Referral, RefusedReferral
 from tests.intake.conftest import referee
 
@@ -158,3 +159,17 @@ def test_a_message_the_writer_cannot_read_is_dropped_and_the_rest_written(
     relayed.start()
     assert post(api(world.referrer), 50).status_code == 201
     assert caplog.text.count("cannot read") == 2
+
+
+def test_healthz_says_whether_an_intake_writer_is_running(app, relayed, client):
+    redis = intake_relay._redis(app)
+    redis.delete(heartbeat.intake_writer_key(app))
+    body = client.get("/healthz").json
+    assert body["intake_writer"] == "missing" and "intake_writer" in body["down"]
+    relayed.start()
+    for _ in range(2000):  # until the writer's first beat (polling Redis, not the clock)
+        if redis.exists(heartbeat.intake_writer_key(app)):
+            break
+        threading.Event().wait(0.01)
+    body = client.get("/healthz").json
+    assert body["intake_writer"] == "ok" and "intake_writer" not in body.get("down", [])
