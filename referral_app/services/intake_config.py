@@ -11,9 +11,8 @@ at once; one in another process (marketing's pages run in the web workers, the w
 a process of its own) counts here within those seconds, as a revoked API token does.
 Programs and codes that are not found are looked up every time.
 """
-from sqlalchemy import event, inspect, or_, select, tuple_
-from sqlalchemy.orm import Session, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import event, or_, select, tuple_
+from sqlalchemy.orm import Session
 
 from referral_app.extensions import db
 from referral_app.models import (
@@ -38,7 +37,7 @@ class ConfigCache(timed_cache.TimedCache):
 
     def put(self, key, obj, *relations: str) -> None:
         if self.seconds > 0:
-            super().put(key, _NONE if obj is None else _detached_copy(obj, relations))
+            super().put(key, _NONE if obj is None else timed_cache.detached_copy(obj, relations))
 
 
 def for_app(app=None) -> ConfigCache:
@@ -110,24 +109,6 @@ def _remembered(key, read, product, relation):
 
 def _attach(copy):
     return db.session.merge(copy, load=False)
-
-
-def _detached_copy(obj, relations=()):
-    """A copy of a loaded row with its columns (and the named relationships, copied too),
-    as if just loaded, in no session. Built without __init__: no validators, no events."""
-    mapper = inspect(type(obj))
-    copy = mapper.class_manager.new_instance()
-    for prop in mapper.column_attrs:
-        set_committed_value(copy, prop.key, getattr(obj, prop.key))
-    for name in relations:
-        related = getattr(obj, name)
-        if isinstance(related, list):
-            related = [_detached_copy(item) for item in related]
-        elif related is not None:
-            related = _detached_copy(related)
-        set_committed_value(copy, name, related)
-    make_transient_to_detached(copy)
-    return copy
 
 
 def _changes_config(session) -> bool:

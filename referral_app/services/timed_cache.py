@@ -6,8 +6,9 @@ import threading
 import time
 
 from flask import current_app, has_app_context
-from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 LARGEST = 10_000  # entries kept at most; past that the cache starts over
 
@@ -39,6 +40,25 @@ class TimedCache:
             self._entries.clear()
 
 
+def detached_copy(obj, relations=()):
+    """A copy of a loaded row with its columns (and the named relationships, copied too),
+    as if just loaded, in no session: what a cache keeps, and merges into a session with
+    `merge(load=False)`. Built without __init__: no validators, no events."""
+    mapper = inspect(type(obj))
+    copy = mapper.class_manager.new_instance()
+    for prop in mapper.column_attrs:
+        set_committed_value(copy, prop.key, getattr(obj, prop.key))
+    for name in relations:
+        related = getattr(obj, name)
+        if isinstance(related, list):
+            related = [detached_copy(item) for item in related]
+        elif related is not None:
+            related = detached_copy(related)
+        set_committed_value(copy, name, related)
+    make_transient_to_detached(copy)
+    return copy
+
+
 def for_app(name: str, setting: str, kind=TimedCache, app=None):
     """The app's cache `name` (a `kind`), made on first use, lasting config[setting] s."""
     app = app or current_app._get_current_object()
@@ -48,21 +68,25 @@ def for_app(name: str, setting: str, kind=TimedCache, app=None):
     return cache
 
 
+def _flag(name: str) -> str:
+    return f"{name}.changed"
+
+
 def mark_changed(session: Session, name: str) -> None:
     """The cache `name` is emptied when this session's transaction commits."""
-    session.info[f"{name}.changed"] = True
+    session.info[_flag(name)] = True
 
 
 def forget_on_commit(name: str, changes) -> None:
     """Empty the cache `name` after a commit in which a flush held rows that
     `changes(session)` says it holds (called from `after_flush`: new, dirty and deleted
     still list what was flushed). A rollback forgets the mark."""
-    flag = f"{name}.changed"
+    flag = _flag(name)
 
     @event.listens_for(Session, "after_flush")
     def _note(session, flush_context) -> None:
         if changes(session):
-            session.info[flag] = True
+            mark_changed(session, name)
 
     @event.listens_for(Session, "after_commit")
     def _forget(session) -> None:

@@ -10,7 +10,6 @@ takes effect here within those seconds, as a revoked session cookie would at its
 Only tokens that were found are kept: a wrong token is looked up every time.
 """
 from sqlalchemy import inspect
-from sqlalchemy.orm import make_transient_to_detached
 
 from referral_app.models import ApiToken, User
 from referral_app.services import timed_cache
@@ -29,10 +28,7 @@ class TokenCache(timed_cache.TimedCache):
     def put(self, digest: str, user: User) -> None:
         if self.seconds <= 0:
             return
-        copy = User(**{column.key: getattr(user, column.key)
-                       for column in inspect(User).column_attrs})
-        make_transient_to_detached(copy)  # a persistent row's state, in no session
-        super().put(digest, copy)
+        super().put(digest, timed_cache.detached_copy(user))
 
 
 def for_app(app=None) -> TokenCache:
