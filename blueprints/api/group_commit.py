@@ -75,7 +75,8 @@ class GroupCommit:
         """The 201 body for this request, or raise the DomainError that refused it."""
         # The request's own reads (its token) are done: give its connection back to the
         # pool while it waits, or waiting requests could hold every connection the writer needs.
-        db.session.close()
+        if db.session.registry.has():
+            db.session.close()
         self._start()
         self._queue.put(request)
         try:

@@ -68,15 +68,18 @@ class RelayedWriter:
 
     def submit(self, request: group_commit.Request) -> dict:
         """The 201 body for this request, or raise the DomainError that refused it."""
-        db.session.close()  # hold no pooled connection while waiting
+        if db.session.registry.has():
+            db.session.close()  # hold no pooled connection while waiting
         reply = f"{_list(self.app)}:reply:{secrets.token_urlsafe(12)}"
-        redis = _redis(self.app)
+        # Both commands in one round trip: the pipeline's answers come when BRPOP's does.
+        pipe = _redis(self.app).pipeline(transaction=False)
+        pipe.lpush(_list(self.app), json.dumps({
+            "reply": reply, "deadline": time.time() + self.wait / 2,
+            "user_id": request.user_id, "key": request.key, "hash": request.request_hash,
+            "submission": _plain(request.submission)}, default=str))
+        pipe.brpop([reply], timeout=self.wait)
         try:
-            redis.lpush(_list(self.app), json.dumps({
-                "reply": reply, "deadline": time.time() + self.wait / 2,
-                "user_id": request.user_id, "key": request.key, "hash": request.request_hash,
-                "submission": _plain(request.submission)}, default=str))
-            answer = redis.brpop([reply], timeout=self.wait)
+            _, answer = pipe.execute()
         except RedisError as exc:
             # Without Redis no writer hears of it: a retry with the same key is safe.
             raise Unavailable("Intake cannot reach its writer; retry with the same "

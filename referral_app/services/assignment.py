@@ -1,7 +1,7 @@
 """Routing: a new lead goes to the next rep of its product by round robin, and its clocks start."""
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from referral_app.extensions import db
 from referral_app.models import Lead, LeadEvent, User
@@ -66,6 +66,42 @@ def reps_for_turns(product: str, n: int) -> list[User]:
     reps = list(db.session.scalars(query.with_for_update(skip_locked=True)))
     return reps or list(db.session.scalars(
         query.limit(1).with_for_update().execution_options(populate_existing=True)))
+
+
+# claim_turns on PostgreSQL: the reps locked, ranked and their last turn written in one
+# statement. FOR UPDATE cannot share a SELECT with a window function, hence two levels.
+CLAIM_TURNS = text("""
+WITH locked AS (
+    SELECT id, last_assigned_at FROM users
+    WHERE role = 'sales' AND active AND NOT away AND product = :product
+    ORDER BY last_assigned_at ASC NULLS FIRST, id LIMIT :n FOR UPDATE SKIP LOCKED
+), ranked AS (
+    SELECT id, row_number() OVER (ORDER BY last_assigned_at ASC NULLS FIRST, id) - 1 AS place,
+           count(*) OVER () AS reps
+    FROM locked
+)
+UPDATE users SET last_assigned_at = CAST(:at AS timestamptz)
+    + (ranked.place + ranked.reps * ((:n - 1 - ranked.place) / ranked.reps))
+      * interval '1 microsecond'
+FROM ranked WHERE users.id = ranked.id
+RETURNING users.id, ranked.place
+""")
+
+
+def claim_turns(product: str, n: int, at: datetime) -> list[int]:
+    """The rep ids of the product's next `n` leads by round robin (`turns`), each rep's
+    `last_assigned_at` written and row locked until the caller's transaction ends; empty
+    without reps. On PostgreSQL in one statement, reps held by a concurrent intake skipped
+    (reps_for_turns' locking), and only when every rep is held does it wait for the first
+    in line. Reps already in the session are not refreshed: read them after the commit."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return [rep.id for rep in take_turns(reps_for_turns(product, n), n, at)]
+    rows = db.session.execute(CLAIM_TURNS, {"product": product, "n": n, "at": at}).all()
+    if not rows:  # every rep held (or none): wait for the first in line, as reps_for_turns
+        rep = next_rep(product)
+        return [rep.id for rep in take_turns([rep], n, at)] if rep is not None else []
+    in_turn = [rep_id for rep_id, _ in sorted(rows, key=lambda row: row[1])]
+    return [in_turn[turn % len(in_turn)] for turn in range(n)]
 
 
 def turns(reps: list[User], n: int, at: datetime) -> list[tuple[User, datetime]]:

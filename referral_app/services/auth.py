@@ -1,7 +1,7 @@
 """Accounts: creation and changes, sign-in with lock-out, API tokens."""
 from datetime import timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, inspect, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from referral_app.errors import Conflict, NotFound, ValidationFailed
@@ -148,13 +148,22 @@ def lookup_token(plain: str) -> tuple[User | None, int | None]:
     each process (token_cache). The caller stamps with `stamp_use` once its own transaction
     is over: a write in another transaction before it would, on SQLite, leave the request's
     snapshot stale and its own writes refused."""
+    user, token_id = lookup_identity(plain)
+    if user is not None and inspect(user).detached:
+        user = db.session.merge(user, load=False)  # this session's own copy, no query
+    return user, token_id
+
+
+def lookup_identity(plain: str) -> tuple[User | None, int | None]:
+    """lookup_token's answer, the user possibly the token cache's detached copy (its columns
+    loaded, no relationships): the API attaches it only when a request needs more."""
     if not plain:
         return None, None
     digest = hash_token(plain)
     cache = token_cache.for_app()
     known = cache.get(digest)
     if known is not None:
-        return db.session.merge(known, load=False), None  # this session's own copy, no query
+        return known, None
     token = db.session.scalar(
         select(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
         .options(joinedload(ApiToken.user))  # one query, not two

@@ -22,7 +22,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, text, tuple_
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
 
 from referral_app.errors import DomainError, Duplicate
 from referral_app.extensions import db
@@ -182,7 +181,9 @@ def _create(accepted, at: datetime) -> dict:
     try:
         with intake.savepoint():
             per_product = Counter(program.product for _, _, program, _ in accepted)
-            turns = {p: _turns(p, per_product[p], at) for p in sorted(products)}
+            # Reps in turn, locked: see assignment.claim_turns.
+            turns = {p: iter(assignment.claim_turns(p, per_product[p], at))
+                     for p in sorted(products)}
             out, arrivals = {}, []
             for position, sub, program, referrer in accepted:
                 new = intake.arrival(
@@ -250,25 +251,6 @@ def _number(rows: list) -> bool:
     for row in rows:
         row.id = next(ids[type(row).__table__.name])
     return True
-
-
-def _turns(product: str, n: int, at: datetime):
-    """The rep ids for the product's next `n` leads (an empty iterator without reps; see
-    assignment.reps_for_turns for the locking)."""
-    reps = assignment.reps_for_turns(product, n)
-    if not reps or db.session.get_bind().dialect.name != "postgresql":
-        return iter([rep.id for rep in assignment.take_turns(reps, n, at)])
-    # Their turns written at once, the reps left clean: through the unit of work the reps'
-    # UPDATE was a tenth of the writer's CPU (bench, session 9).
-    chosen = assignment.turns(reps, n, at)
-    last = dict(chosen)  # each rep's last turn
-    db.session.connection().exec_driver_sql(
-        "UPDATE users SET last_assigned_at = t.at FROM unnest(%s::int[], "
-        "%s::timestamptz[]) AS t(id, at) WHERE users.id = t.id",
-        ([rep.id for rep in last], list(last.values())))
-    for rep, when in last.items():
-        set_committed_value(rep, "last_assigned_at", when)
-    return iter([rep.id for rep, _ in chosen])
 
 
 def _one_by_one(accepted, code_rows: dict, at: datetime) -> dict:

@@ -21,7 +21,6 @@ import functools
 import json
 from collections import defaultdict
 from datetime import UTC
-from decimal import Decimal
 
 from sqlalchemy import JSON, Numeric, inspect
 from sqlalchemy.orm import make_transient_to_detached
@@ -66,24 +65,31 @@ def _statement(names: tuple[str, ...]) -> str:
 
 
 def _values(row) -> dict:
-    """The row as JSON, each value as PostgreSQL reads it for its column's type."""
-    return {column.name: _json_value(column.type, getattr(row, key))
-            for column, key in _columns(type(row))}
+    """The row as JSON, each value as PostgreSQL reads it for its column's type (read from
+    the row's own dict: _complete has set every column, and instrumented reads of each
+    column were a tenth of this module's CPU)."""
+    values, out = row.__dict__, {}
+    for name, key, convert in _columns(type(row)):
+        value = values[key]
+        out[name] = value if convert is None or value is None else convert(value)
+    return out
 
 
 @functools.cache
 def _columns(model) -> list:
-    return [(prop.columns[0], prop.key) for prop in inspect(model).column_attrs]
+    """(column name, attribute key, how its value becomes JSON or None) of each column."""
+    return [(prop.columns[0].name, prop.key, _converter(prop.columns[0].type))
+            for prop in inspect(model).column_attrs]
 
 
-def _json_value(kind, value):
-    if value is None or isinstance(kind, JSON):
-        return value  # JSON columns take the structure itself
+def _converter(kind):
+    if isinstance(kind, JSON):
+        return None  # JSON columns take the structure itself
     if isinstance(kind, UTCDateTime):
-        return value.astimezone(UTC).isoformat()
-    if isinstance(kind, Numeric) or isinstance(value, Decimal):
-        return str(value)
-    return value
+        return lambda value: value.astimezone(UTC).isoformat()
+    if isinstance(kind, Numeric):
+        return str  # a Decimal as its exact digits
+    return None
 
 
 @functools.cache

@@ -1,11 +1,12 @@
 """Concurrent intakes on PostgreSQL: one lead per person, and no rep picked twice blindly."""
 import threading
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
 
 from referral_app.errors import DomainError
-from referral_app.models import Lead, Referral, RefusedReferral, SlaClock
+from referral_app.models import Lead, Referral, RefusedReferral, SlaClock, User
 from referral_app.services import assignment, intake
 from referral_app.services import intake_checks as checks
 from tests.conftest import is_postgres
@@ -93,3 +94,29 @@ def test_two_intakes_at_once_go_to_two_reps(app, world, db, monkeypatch):
     results = race(app, db, [(world.referrer.id, referee(1)), (world.partner.id, referee(2))])
     owners = {owner for _, owner in results}
     assert owners == {rep.id for rep in world.reps}, results
+
+
+def test_a_group_skips_a_rep_another_intake_holds(app, world, db):
+    """claim_turns skips (SKIP LOCKED) a rep whose row a concurrent intake has locked: the
+    whole group goes to the free rep instead of waiting for the held one."""
+    held, free = world.reps
+    locked, release = threading.Event(), threading.Event()
+
+    def hold(rep_id):
+        with app.app_context():
+            db.session.execute(select(User).where(User.id == rep_id).with_for_update())
+            locked.set()
+            release.wait(20)
+            db.session.rollback()
+            db.session.remove()
+
+    holder = threading.Thread(target=hold, args=(held.id,))
+    holder.start()
+    assert locked.wait(20)
+    try:
+        turns = assignment.claim_turns("Widget", 3, datetime.now(UTC))
+        assert turns == [free.id] * 3
+        db.session.commit()
+    finally:
+        release.set()
+        holder.join(20)

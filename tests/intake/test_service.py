@@ -201,3 +201,23 @@ def test_code_counters_are_updates_not_read_modify_write(world, db):
     db.session.commit()
     fresh = db.session.scalar(select(ReferralCode.visits).where(ReferralCode.id == code.id))
     assert (stale, fresh) == (0, 2)
+
+
+def test_claim_turns_goes_round_the_reps_and_writes_each_ones_last_turn(world, db):
+    """A group's turns in one go (claim_turns: one statement on PostgreSQL): the reps in
+    round-robin order, wrapping round, each rep's last_assigned_at its own last turn; away,
+    inactive and other products' reps never take one."""
+    f.user("sales", product="Widget", away=True)
+    f.user("sales", product="Gadget")
+    first, second = world.reps
+    first.last_assigned_at = MONDAY_10_NY - timedelta(days=1)  # second has never had a turn
+    db.session.commit()
+    turns = assignment.claim_turns("Widget", 5, MONDAY_10_NY)
+    db.session.commit()
+    assert turns == [second.id, first.id, second.id, first.id, second.id]
+    db.session.expire_all()
+    assert second.last_assigned_at == MONDAY_10_NY + timedelta(microseconds=4)
+    assert first.last_assigned_at == MONDAY_10_NY + timedelta(microseconds=3)
+    # The next group starts with the rep whose last turn is older.
+    assert assignment.claim_turns("Widget", 1, MONDAY_10_NY)[0] == first.id
+    assert assignment.claim_turns("Gadget-less", 3, MONDAY_10_NY) == []
