@@ -97,7 +97,7 @@ class RelayedWriter:
 def _plain(sub: intake_batch.Submission) -> dict:
     return {name: getattr(sub, name) for name in (
         "program", "referee", "source", "referrer_id", "note", "consent", "company_size",
-        "deal_value", "ip", "fingerprint")}
+        "deal_value", "ip", "fingerprint", "checked")}
 
 
 def serve(app: Flask, stop: threading.Event | None = None,

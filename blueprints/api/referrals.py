@@ -72,7 +72,7 @@ def create_referral(data: dict):
             intake_batch.Submission(
                 data["program"], data["referee"], source="api", referrer_id=user.id,
                 note=data["note"], consent=data["consent"], company_size=data["company_size"],
-                deal_value=data["deal_value"], ip=request.remote_addr),
+                deal_value=data["deal_value"], ip=request.remote_addr, checked=True),
             user.id, key, idempotency.body_hash(request.get_data()) if key else None,
             Future())))
     try:

@@ -10,15 +10,17 @@ counts include the group's earlier referrals, reps take turns.
 
 Reads are one per kind for the group (programs, referrers, e-mails already known, velocity
 counts, codes, MQL definitions, agreements, reps in turn) and the rows of every accepted
-submission are flushed together, so PostgreSQL gets multi-row INSERTs. If that flush hits
+submission are written together (one statement on PostgreSQL). If that write hits
 `Lead.open_email` (someone referred one of these people meanwhile, through another
-process), the group's rows are rolled back to their SAVEPOINT and each accepted submission
-goes through `intake.create` alone, which answers that one with a duplicate. It flushes;
-the caller owns the transaction.
+process), a group of one is rolled back to its SAVEPOINT and answered with a duplicate; a
+larger group raises GroupConflict, and the caller rolls back and submits each alone. It
+flushes; the caller owns the transaction.
 """
+import contextlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy import func, select, text, tuple_
 from sqlalchemy.exc import IntegrityError
@@ -26,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from referral_app.errors import DomainError, Duplicate
 from referral_app.extensions import db
 from referral_app.jobs import DEFAULT, enqueue_after_commit
-from referral_app.models import Program, Referral, User
+from referral_app.models import Program, Referral
 from referral_app.services import assignment, codes, intake, intake_config, new_rows, sla
 from referral_app.services import intake_checks as checks
 
@@ -36,6 +38,12 @@ NEXT_IDS = text("SELECT t.name, nextval(pg_get_serial_sequence(t.name, 'id')) "
                 "generate_series(1, t.n)")
 GROUP_SUBMITTED_JOB = "referral_app.jobs.rewards.referrals_submitted"
 GROUP_STAGES_JOB = "referral_app.jobs.lead_events.stages_changed"
+
+
+class GroupConflict(Exception):
+    """A group's rows met another process's new lead for one of its people (Lead.open_email):
+    the transaction is spoiled. Roll back and submit each alone, which answers that one with
+    a duplicate (GroupCommit retries any failed group so)."""
 
 
 @dataclass
@@ -51,9 +59,22 @@ class Submission:
     deal_value: object = None
     ip: str | None = None
     fingerprint: str | None = None
+    # Validated and normalised by the caller already (the API's ReferralIn): not again.
+    checked: bool = False
     # Filled in while the group is checked.
     data: dict = field(default=None, repr=False)
     holds: list = field(default_factory=list)
+
+    def cleaned(self) -> dict:
+        """checks.clean's answer: computed, or as the caller's schema gave it (a deal value
+        that crossed Redis as text becomes a Decimal again)."""
+        if not self.checked:
+            return checks.clean(self.referee, note=self.note, consent=self.consent,
+                                company_size=self.company_size, deal_value=self.deal_value)
+        deal = self.deal_value
+        return {"referee": self.referee, "note": self.note or "", "consent": bool(self.consent),
+                "company_size": self.company_size,
+                "deal_value": Decimal(deal) if isinstance(deal, str) else deal}
 
     def attempt(self) -> dict:
         return dict(referee=self.referee, note=self.note, consent=self.consent,
@@ -66,7 +87,7 @@ def submit_many(subs: list[Submission], at: datetime) -> list[Referral | DomainE
         if sub.source not in intake.SOURCES:
             raise ValueError(f"unknown source {sub.source!r}")
     programs = _programs([s.program for s in subs])
-    referrers = _users({s.referrer_id for s in subs if s.referrer_id})
+    referrers = intake_config.referrers({s.referrer_id for s in subs if s.referrer_id})
     outcomes: list = [None] * len(subs)
     checked = []  # (position, sub, program, referrer) past the checks that need no reads
     for position, sub in enumerate(subs):
@@ -77,8 +98,7 @@ def submit_many(subs: list[Submission], at: datetime) -> list[Referral | DomainE
         referrer = referrers.get(sub.referrer_id)
         try:
             checks.check_program(program, referrer)
-            sub.data = checks.clean(sub.referee, note=sub.note, consent=sub.consent,
-                                    company_size=sub.company_size, deal_value=sub.deal_value)
+            sub.data = sub.cleaned()
             checks.check_consent(sub.data["consent"])
             checks.check_self_referral(program, referrer, sub.data["referee"]["email"])
         except DomainError as exc:
@@ -110,11 +130,6 @@ def _refused(exc: DomainError, sub: Submission, program: Program, at: datetime):
 
 def _programs(refs) -> dict:
     return intake_config.programs({checks.program_key(ref) for ref in refs} - {None})
-
-
-def _users(ids) -> dict:
-    return {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))} \
-        if ids else {}
 
 
 class _Velocity:
@@ -178,8 +193,11 @@ def _create(accepted, at: datetime) -> dict:
     products = {program.product for _, _, program, _ in accepted}
     definitions = {p: intake_config.definition(p) for p in products}
     agreements = {p: intake_config.agreement(p) for p in products}
+    # A SAVEPOINT costs two round trips a group; only a group of one needs it, to answer a
+    # conflict with a duplicate. A larger group that meets one is given up (GroupConflict).
+    alone = len(accepted) == 1
     try:
-        with intake.savepoint():
+        with intake.savepoint() if alone else contextlib.nullcontext():
             per_product = Counter(program.product for _, _, program, _ in accepted)
             # Reps in turn, locked: see assignment.claim_turns.
             turns = {p: iter(assignment.claim_turns(p, per_product[p], at))
@@ -204,7 +222,10 @@ def _create(accepted, at: datetime) -> dict:
     except IntegrityError as exc:
         if "open_email" not in str(exc.orig):
             raise
-        return _one_by_one(accepted, code_rows, at)  # someone referred one of them meanwhile
+        if not alone:
+            raise GroupConflict("someone referred one of the group's people meanwhile: roll "
+                                "back and submit each alone") from exc
+        return _one_by_one(accepted, code_rows, at)  # someone referred them meanwhile
     _follow_up(arrivals, [sub for _, sub, _, _ in accepted], at)
     return out
 

@@ -1,6 +1,6 @@
 """Marketing's configuration as intake's writer reads it, remembered for a few seconds in
 each process: programs, MQL definitions with their rules, agreements in force with their
-calendars, and referrers' codes.
+calendars, referrers and their codes.
 
 A group of API referrals read them anew each time: four ORM reads, about a tenth of the
 writer's CPU (bench, session 9), for rows that change a few times a year. Each process
@@ -9,7 +9,9 @@ merges them into the group's session without SQL (`merge(load=False)`, ~50 µs i
 ~600 µs a read). A commit in this process that changes any of these rows empties the cache
 at once; one in another process (marketing's pages run in the web workers, the writer may be
 a process of its own) counts here within those seconds, as a revoked API token does.
-Programs and codes that are not found are looked up every time.
+Programs, referrers and codes that are not found are looked up every time. A referrer is
+remembered as the API's token cache remembers a caller (services/token_cache.py): a change
+to who they are (kind, e-mail, active...) in this process empties the cache.
 """
 from sqlalchemy import event, or_, select, tuple_
 from sqlalchemy.orm import Session
@@ -22,8 +24,9 @@ from referral_app.models import (
     Program,
     ReferralCode,
     ScoringRule,
+    User,
 )
-from referral_app.services import qualification, sla, timed_cache
+from referral_app.services import qualification, sla, timed_cache, token_cache
 
 _EXTENSION = "interlock.intake_config"
 # Codes never change once made (only their counters, which intake does not read), so only
@@ -56,6 +59,16 @@ def programs(keys: set) -> dict:
                 if key in missing:
                     out[key] = program
                     for_app().put(("program", key), program)
+    return out
+
+
+def referrers(ids: set) -> dict:
+    """id -> User in this session, for each id that names one."""
+    out, missing = _remembered_of("user", ids)
+    if missing:
+        for user in db.session.scalars(select(User).where(User.id.in_(missing))):
+            out[user.id] = user
+            for_app().put(("user", user.id), user)
     return out
 
 
@@ -112,8 +125,9 @@ def _attach(copy):
 
 
 def _changes_config(session) -> bool:
-    return any(isinstance(obj, WATCHED) for obj in (*session.new, *session.dirty)) or \
-        any(isinstance(obj, (*WATCHED, ReferralCode)) for obj in session.deleted)
+    return any(isinstance(obj, WATCHED) or token_cache.changes_a_caller(obj)
+               for obj in (*session.new, *session.dirty)) or \
+        any(isinstance(obj, (*WATCHED, ReferralCode, User)) for obj in session.deleted)
 
 
 timed_cache.forget_on_commit(_EXTENSION, _changes_config)
@@ -125,6 +139,6 @@ def _note_bulk_changes(orm_execute_state) -> None:
     state = orm_execute_state
     if not (state.is_update or state.is_delete) or state.bind_mapper is None:
         return
-    if state.bind_mapper.class_ in WATCHED or \
+    if state.bind_mapper.class_ in (*WATCHED, User) or \
             (state.is_delete and state.bind_mapper.class_ is ReferralCode):
         timed_cache.mark_changed(state.session, _EXTENSION)

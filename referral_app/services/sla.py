@@ -1,4 +1,5 @@
 """SLA clocks: start them with a due time fixed once, meet or cancel them, sweep the overdue."""
+import functools
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -48,8 +49,15 @@ def _allowed(kind: str, agreement: Agreement) -> timedelta:
 
 def _after(agreement: Agreement, business: bool, start: datetime, delta: timedelta) -> datetime:
     if business:
-        return agreement.calendar.business().add(start, delta)
+        return _business_after(agreement.calendar.business(), start, delta)
     return start + delta
+
+
+@functools.lru_cache(maxsize=256)
+def _business_after(calendar, start: datetime, delta: timedelta) -> datetime:
+    """calendar.add, remembered: a group of API referrals starts every clock at one instant
+    (calendars are cached per definition, so the same one comes back)."""
+    return calendar.add(start, delta)
 
 
 def clocks_of(lead: Lead, lock: bool = False) -> dict[str, SlaClock]:

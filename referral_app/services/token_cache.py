@@ -36,7 +36,8 @@ def for_app(app=None) -> TokenCache:
     return timed_cache.for_app(_EXTENSION, "API_TOKEN_CACHE_SECONDS", TokenCache, app)
 
 
-def _changes_a_caller(obj) -> bool:
+def changes_a_caller(obj) -> bool:
+    """A token, or a change to who a user is (WHO): what a remembered caller depends on."""
     if isinstance(obj, ApiToken):
         return True
     if isinstance(obj, User):
@@ -46,4 +47,4 @@ def _changes_a_caller(obj) -> bool:
 
 
 timed_cache.forget_on_commit(_EXTENSION, lambda session: any(
-    _changes_a_caller(obj) for obj in (*session.dirty, *session.deleted)))
+    changes_a_caller(obj) for obj in (*session.dirty, *session.deleted)))

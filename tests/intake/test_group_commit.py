@@ -1,5 +1,6 @@
 """Group commit: a group of submissions answered as each would be alone, in one transaction."""
 import threading
+from concurrent.futures import Future
 from datetime import UTC, datetime
 
 import pytest
@@ -82,14 +83,24 @@ def test_velocity_counts_the_groups_earlier_referrals(world, db):
     assert later.status == "held"
 
 
-def test_a_conflict_in_the_flush_redoes_the_group_one_by_one(world, db, monkeypatch):
-    """As when another process refers the same person between the checks and the flush."""
+def test_a_conflict_in_the_flush_redoes_the_group_one_by_one(app, world, db, monkeypatch):
+    """As when another process refers the same person between the checks and the write: the
+    group gives up (no SAVEPOINT to roll back to) and the group commit submits each alone."""
     f.lead(world.program, email="rhea2@prospect.example")
     db.session.commit()
     monkeypatch.setattr(checks, "known_emails", lambda emails: set())
-    out = intake_batch.submit_many([sub(world, 1), sub(world, 2), sub(world, 3)], AT)
-    db.session.commit()
-    assert [type(o) for o in out] == [Referral, Duplicate, Referral]
+    with pytest.raises(intake_batch.GroupConflict):
+        intake_batch.submit_many([sub(world, 1), sub(world, 2)], AT)
+    db.session.rollback()
+    requests = [group_commit.Request(sub(world, n), world.referrer.id, None, None, Future())
+                for n in (1, 2, 3)]
+    for r in requests:
+        r.future.set_running_or_notify_cancel()
+    group_commit.GroupCommit(app).commit(requests)  # in a session of its own
+    db.session.rollback()  # this session's snapshot predates that commit (SQLite)
+    out = [r.future.exception() or r.future.result() for r in requests]
+    assert [type(o) for o in out] == [dict, Duplicate, dict]
+    out = [db.session.get(Referral, o["id"]) if isinstance(o, dict) else o for o in out]
     assert count(db, Lead, Lead.email == "rhea2@prospect.example") == 1
     assert count(db, RefusedReferral, RefusedReferral.reason == "duplicate") == 1
     assert {out[0].lead.owner_id, out[2].lead.owner_id} == {r.id for r in world.reps}

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import event, inspect, select, text
 
-from referral_app.errors import Conflict
-from referral_app.models import Program, Referral
+from referral_app.errors import Conflict, ValidationFailed
+from referral_app.models import Program, Referral, User
 from referral_app.services import definitions, intake_batch, intake_config, timed_cache
 from tests.intake.conftest import referee
 
@@ -53,11 +53,12 @@ class Reads:
 def test_the_next_group_reads_no_configuration(world, db):
     submit(db, group(world, 1))  # makes the referrer's code
     submit(db, group(world, 4))  # reads it (a code just made is not remembered: its
-    with Reads(db) as reads:     # transaction might still have rolled back)
-        out = submit(db, group(world, 2, 3))
+    subs = group(world, 2, 3)    # transaction might still have rolled back)
+    with Reads(db) as reads:
+        out = submit(db, subs)
     assert all(isinstance(r, Referral) for r in out)
     assert [reads.of(t) for t in ("programs", "mql_definitions", "agreements",
-                                  "referral_codes")] == [0, 0, 0, 0]
+                                  "referral_codes", "users")] == [0, 0, 0, 0, 0]
     # What was merged in is this session's own, and the cached copy stays untouched.
     assert out[0].program_id == world.program.id and out[0].code.referrer_id == world.referrer.id
     cached = intake_config.for_app().get(("program", "widgets"))
@@ -71,6 +72,15 @@ def test_a_change_committed_in_this_process_counts_at_once(world, db):
     db.session.commit()
     out = submit(db, group(world, 2))
     assert isinstance(out[0], Conflict) and out[0].code == "program_inactive"
+
+
+def test_a_referrer_changed_in_this_process_counts_at_once(world, db):
+    submit(db, group(world, 1))
+    referrer = db.session.get(User, world.referrer.id)
+    referrer.email = referee(2)["email"]  # now referring themselves
+    db.session.commit()
+    out = submit(db, group(world, 2))
+    assert isinstance(out[0], ValidationFailed) and out[0].code == "self_referral"
 
 
 def test_a_new_definition_scores_the_next_group(world, db):

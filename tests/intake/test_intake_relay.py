@@ -1,6 +1,7 @@
 """INTAKE_WRITER=process: API referrals written by `flask intake-writer` (here a thread
 running the same loop), fed through Redis; each request answered as the thread answers it."""
 import threading
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
@@ -70,6 +71,21 @@ def test_the_writer_process_answers_as_the_thread_would(relayed, api, world, db)
     refused = db.session.scalars(select(RefusedReferral.reason).order_by(RefusedReferral.id))
     assert list(refused) == ["duplicate", "consent_required"]  # on record, as alone
     assert relayed.writer.submissions == 4
+
+
+def test_what_the_api_validated_arrives_as_it_was_read(relayed, api, world, db):
+    """The writer does not validate an API submission again: the values the API's schema
+    read (a phone in E.164, a deal value as an exact Decimal after crossing Redis as text)
+    are the ones stored."""
+    relayed.start()
+    created = post(api(world.referrer), 1, deal_value="1234.5", company_size=40,
+                   note="  met at the fair  ",
+                   referee=dict(referee(1), phone="(212) 555-0100", country="us"))
+    assert created.status_code == 201, created.json
+    referral = db.session.get(Referral, created.json["id"])
+    assert referral.deal_value == Decimal("1234.50") and referral.company_size == 40
+    assert (referral.referee_phone, referral.referee_country, referral.note) == \
+        ("+12125550100", "US", "met at the fair")
 
 
 def test_an_idempotency_key_is_stored_by_the_writer_and_replayed(relayed, api, world, db):
