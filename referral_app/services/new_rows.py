@@ -99,22 +99,35 @@ def _table_order() -> dict:
 
 
 def _complete(row) -> None:
-    """Fill in what the flush would: foreign keys from many-to-one relationships, defaults."""
-    mapper = inspect(type(row))
+    """Fill in what the flush would: foreign keys from many-to-one relationships, defaults.
+    Written to the row's dict, without attribute events: the row is made persistent as it
+    stands right after (events here were a tenth of the writer's CPU, bench session 10)."""
     state = row.__dict__
-    for rel in mapper.relationships:
-        target = state.get(rel.key)
-        if rel.direction is not MANYTOONE or rel.viewonly or target is None:
-            continue
-        target_mapper = inspect(type(target))
-        for local, remote in rel.local_remote_pairs:
-            setattr(row, mapper.get_property_by_column(local).key,
-                    getattr(target, target_mapper.get_property_by_column(remote).key))
-    for prop in mapper.column_attrs:
-        if prop.key not in state:
-            setattr(row, prop.key, _default(prop.columns[0]))
-    if row.id is None:
+    for relation, pairs in _many_to_one(type(row)):
+        target = state.get(relation)
+        if target is not None:
+            for local, remote in pairs:
+                state[local] = getattr(target, remote)
+    for key, column in _columns_with_defaults(type(row)):
+        if key not in state:
+            state[key] = _default(column)
+    if state.get("id") is None:
         raise ValueError(f"{type(row).__name__} has no id: number the rows first")
+
+
+@functools.cache
+def _many_to_one(model) -> list:
+    """(relationship, [(foreign key attribute, the target's attribute)]) of the model."""
+    mapper = inspect(model)
+    return [(rel.key, [(mapper.get_property_by_column(local).key,
+                        rel.mapper.get_property_by_column(remote).key)
+                       for local, remote in rel.local_remote_pairs])
+            for rel in mapper.relationships if rel.direction is MANYTOONE and not rel.viewonly]
+
+
+@functools.cache
+def _columns_with_defaults(model) -> list:
+    return [(prop.key, prop.columns[0]) for prop in inspect(model).column_attrs]
 
 
 def _default(column):
