@@ -13,13 +13,23 @@ class Schema(ma.Schema):
     @ma.validates_schema
     def _integers_fit(self, data, **kwargs):
         errors = {}
-        for name, field in self.load_fields.items():
-            value = data.get(field.attribute or name)
-            if isinstance(field, ma.fields.Integer) and isinstance(value, int) \
-                    and not -MAX_INT <= value <= MAX_INT:
-                errors[field.data_key or name] = [f"Must be between {-MAX_INT} and {MAX_INT}."]
+        for attribute, key in self._integer_fields():
+            value = data.get(attribute)
+            if isinstance(value, int) and not -MAX_INT <= value <= MAX_INT:
+                errors[key] = [f"Must be between {-MAX_INT} and {MAX_INT}."]
         if errors:
             raise ma.ValidationError(errors)
+
+    def _integer_fields(self) -> list:
+        """(attribute, data key) of the Integer fields, found once per schema (every load
+        asked again: a tenth of loading a referral, bench session 10)."""
+        found = self.__dict__.get("_integers")
+        if found is None:
+            found = self._integers = [
+                (field.attribute or name, field.data_key or name)
+                for name, field in self.load_fields.items()
+                if isinstance(field, ma.fields.Integer)]
+        return found
 
 
 class PageArgs(Schema):
