@@ -3,12 +3,13 @@ only settled days are rolled up (the hand-computed world of conftest.py)."""
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, text, update
 
 from referral_app.models import Lead, LeadEvent, SlaClock, SlaDay, SlaDayClock
 from referral_app.services import leads, reports
-from referral_app.services.reports import rolled, rollups
+from referral_app.services.reports import common, rolled, rollups
 from referral_app.services.reports.sla_measures import Layout
+from tests.conftest import is_postgres
 from tests.reports.conftest import NOW, utc
 
 
@@ -207,3 +208,17 @@ def test_a_lead_is_not_re_stamped_within_the_readers_margin():
     # A lead touched less than TOUCH_AGAIN_AFTER ago keeps its stamp; readers look back
     # IN_FLIGHT before each pass, so the change is still seen.
     assert TOUCH_AGAIN_AFTER < rollups.IN_FLIGHT
+
+
+@pytest.mark.skipif(not is_postgres(), reason="statistics are PostgreSQL's")
+def test_a_bulk_pass_leaves_the_planner_statistics_of_what_it_wrote(db, settled, monkeypatch):
+    """A pass that writes many days (here: any) ANALYZEs its tables in its own transaction,
+    so the reports' next plans know their size (CI's PostgreSQL runs no autovacuum)."""
+    monkeypatch.setattr(common, "BULK_DAYS", 1)
+    forget_rollups(db)
+    assert roll_up(db) > 0
+    for model in (SlaDay, SlaDayClock):
+        stored = db.session.scalar(select(func.count()).select_from(model))
+        estimated = db.session.scalar(text(
+            f"SELECT reltuples FROM pg_class WHERE oid = '{model.__tablename__}'::regclass"))
+        assert stored > 0 and estimated == stored

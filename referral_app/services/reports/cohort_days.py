@@ -20,6 +20,7 @@ from referral_app.services.reports.common import (
     COSTED_REWARD_STATUSES,
     MAIN_PATH,
     SIDE_EXITS,
+    analyze_after_bulk,
     bucket_of,
     cohort,
     fast_reads,
@@ -155,6 +156,7 @@ def roll_up(now: datetime) -> int:
         db.session.execute(update(CohortDay).where(CohortDay.zone == zone, CohortDay.grain == MARK)
                            .values(computed_at=stamp))
     db.session.flush()
+    analyze_after_bulk(written, CohortDay.__tablename__)
     return written
 
 

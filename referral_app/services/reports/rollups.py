@@ -21,7 +21,7 @@ from referral_app.extensions import db
 from referral_app.models import Agreement, Lead, LeadEvent, SlaClock, SlaDay, SlaDayClock
 from referral_app.models.base import utcnow
 from referral_app.services.reports.business_time import band_of, seconds_of
-from referral_app.services.reports.common import calendars, fast_reads
+from referral_app.services.reports.common import analyze_after_bulk, calendars, fast_reads
 from referral_app.services.reports.periods import Bucket, local_midnight, product_zones
 from referral_app.services.reports.sla_measures import (
     CLOCK_KINDS,
@@ -127,6 +127,7 @@ def roll_up(now: datetime, products=None) -> int:
         db.session.execute(update(SlaDay).where(SlaDay.product == product)
                            .values(computed_at=stamp))
     db.session.flush()
+    analyze_after_bulk(written, SlaDay.__tablename__, SlaDayClock.__tablename__)
     return written
 
 
