@@ -45,9 +45,12 @@ def init_extensions(app: Flask) -> None:
         # Wait for a writer instead of failing: web, worker and cron share one file.
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
     else:
+        # LIFO: a quiet moment reuses the connection used last, whose statements psycopg
+        # has prepared (after 5 runs each), instead of cycling through the whole pool; the
+        # queue's statement takes ~9 ms to plan and ~3 ms to run at 1M leads (bench).
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {
             "pool_pre_ping": True, "pool_size": app.config["DB_POOL_SIZE"],
-            "max_overflow": app.config["DB_MAX_OVERFLOW"]})
+            "max_overflow": app.config["DB_MAX_OVERFLOW"], "pool_use_lifo": True})
     db.init_app(app)
     migrate.init_app(app, db, directory=str(settings.PROJECT_ROOT / "migrations"),
                      render_as_batch=True, compare_type=True)

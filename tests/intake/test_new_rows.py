@@ -62,6 +62,8 @@ def test_the_rows_join_the_session_as_if_loaded(world, db):
         consent=True) for n in (1, 2)], AT)
     lead = out[0].lead
     assert inspect(lead).persistent and not db.session.new and lead not in db.session.dirty
+    rows = [row for r in out for row in (r, r.lead, *r.lead.events, *r.lead.clocks)]
+    assert len(rows) == 10 and all(inspect(row).persistent and row in db.session for row in rows)
     assert [e.to_stage for e in lead.events] == ["new", "new"] and lead.clocks
     lead.stage = "working"  # an ordinary change after: an UPDATE at commit
     db.session.commit()
