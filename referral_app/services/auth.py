@@ -169,6 +169,7 @@ def lookup_identity(plain: str) -> tuple[User | None, int | None]:
         .options(joinedload(ApiToken.user))  # one query, not two
     )
     if token is None or not token.user.active:
+        cache.forget(digest)  # remembered until now: revoked or deactivated since
         return None, None
     cache.put(digest, token.user)
     due = token.last_used_at is None or utcnow() - token.last_used_at >= USE_STAMPED_EVERY

@@ -14,7 +14,14 @@ LARGEST = 10_000  # entries kept at most; past that the cache starts over
 
 
 class TimedCache:
-    """key -> (value, when it lapses); `seconds` <= 0 keeps nothing."""
+    """key -> (value, when it lapses); `seconds` <= 0 keeps nothing.
+
+    With `refreshing` > 0, the first `get` after an entry lapses answers None (its caller
+    reads the value again and puts it, or `forget`s it), and the others get the lapsed value
+    for up to `refreshing` seconds meanwhile, instead of all reading it at once.
+    """
+
+    refreshing = 0.0
 
     def __init__(self, seconds: float):
         self.seconds = seconds
@@ -23,9 +30,22 @@ class TimedCache:
 
     def get(self, key):
         entry = self._entries.get(key)
-        if entry is None or entry[1] <= time.monotonic():
+        if entry is None:
             return None
-        return entry[0]
+        now = time.monotonic()
+        if entry[1] > now:
+            return entry[0]
+        if self.refreshing <= 0:
+            return None
+        with self._lock:
+            if self._entries.get(key) is entry:  # the first to see it lapse reads it again
+                self._entries[key] = (entry[0], now + self.refreshing)
+                return None
+        return self.get(key)  # another caller is reading it again, or has
+
+    def forget(self, key) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
 
     def put(self, key, value) -> None:
         if self.seconds <= 0:

@@ -134,3 +134,33 @@ def test_the_cache_is_bounded(app, db, make_user, clock, monkeypatch):
     for digest in ("a", "b", "c"):
         cache.put(digest, user)
     assert list(cache._entries) == ["c"]
+
+
+def test_when_a_caller_lapses_one_request_reads_it_again_the_others_wait_for_it(
+        app, db, make_user, clock):
+    """The first request after the lapse reads the token again; requests meanwhile keep the
+    remembered caller (no stampede of reads), for a second at most."""
+    user = make_user("marketing")
+    cache = token_cache.TokenCache(2)
+    cache.put("digest", user)
+    clock.now += 2.5
+    assert cache.get("digest") is None  # this request reads the token again
+    meanwhile = cache.get("digest")
+    assert meanwhile is not None and meanwhile.id == user.id
+    clock.now += token_cache.REFRESHING + 0.1  # that read never came back (it failed)
+    assert cache.get("digest") is None  # so the next request reads it
+    cache.forget("digest")  # it found the token revoked
+    assert cache.get("digest") is None and cache._entries == {}
+
+
+def test_a_token_revoked_elsewhere_is_forgotten_by_the_read_after_the_lapse(
+        api, make_user, db, clock, token_reads):
+    caller = api(make_user("marketing"))
+    assert caller.get("/api/v1/programs").status_code == 200
+    with db.engine.begin() as conn:
+        conn.execute(update(ApiToken.__table__).values(revoked_at=utcnow()))
+    clock.now += 2.5
+    assert caller.get("/api/v1/programs").status_code == 401
+    assert token_cache.for_app()._entries == {}
+    assert caller.get("/api/v1/programs").status_code == 401
+    assert len(token_reads) == 3  # the first read, the one after the lapse, and this one
