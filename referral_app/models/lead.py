@@ -27,10 +27,10 @@ TOUCH_AGAIN_AFTER = timedelta(minutes=1)
 class Lead(db.Model):
     __tablename__ = "leads"
     __table_args__ = (
-        # The queue: a rep's open leads; reports: leads per program over time.
-        Index("ix_leads_owner_open", "owner_id", "is_open"),
+        # Reports: leads per program over time.
         Index("ix_leads_program_received", "program_id", "received_at"),
-        # The queue page: one rep's open leads already in urgency order, read with a LIMIT.
+        # The queue page: one rep's open leads already in urgency order, read with a LIMIT
+        # (and any read of a rep's open leads: its leading columns are owner and is_open).
         Index("ix_leads_queue", "owner_id", "is_open", "sla_due_at", "id"),
         # The portal: how many of a referrer's leads became customers, without visiting each.
         Index("ix_leads_referrer_stage", "referrer_id", "stage"),
@@ -89,7 +89,8 @@ class LeadEvent(db.Model):
     __tablename__ = "lead_events"
     __table_args__ = (
         Index("ix_lead_events_to_at", "to_stage", "at"),
-        # Reports: how far each lead got (index-only per lead) and "later went to sql".
+        # Reports: how far each lead got (index-only per lead) and "later went to sql"; any
+        # read of one lead's events (its leading column is the lead).
         Index("ix_lead_events_lead_stage_at", "lead_id", "to_stage", "at"),
         # Rejection reasons: the closing events alone, read index-only with their lead and reason.
         Index("ix_lead_events_closings", "lead_id", postgresql_include=["to_stage", "reason"],
@@ -100,7 +101,7 @@ class LeadEvent(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"))  # ix_lead_events_lead_stage_at
     kind: Mapped[str] = mapped_column(String(20), default="stage")  # stage | assign
     from_stage: Mapped[str | None] = mapped_column(String(20))
     to_stage: Mapped[str] = mapped_column(String(20))
