@@ -15,6 +15,7 @@ within GROUP_COMMIT_WAIT gets 503; its submission carries a deadline half that l
 which the writer drops it unread, so a writer that was down never writes what a client
 already gave up on (a retry with the same Idempotency-Key is safe either way).
 """
+import dataclasses
 import json
 import secrets
 import signal
@@ -149,7 +150,7 @@ def run_group(writer: group_commit.GroupCommit, redis: Redis, messages: list) ->
     for message in messages:
         try:
             m = json.loads(message)
-            request = group_commit.Request(intake_batch.Submission(**m["submission"]),
+            request = group_commit.Request(_submission(m["submission"]),
                                            m["user_id"], m["key"], m["hash"], Future())
         except (ValueError, TypeError, KeyError):
             writer.app.logger.error("intake writer: dropped a message it cannot read: %.200r",
@@ -177,6 +178,14 @@ def run_group(writer: group_commit.GroupCommit, redis: Redis, messages: list) ->
         pipe.lpush(reply, json.dumps(_answer(request.future)))
         pipe.expire(reply, REPLY_SECONDS)
     pipe.execute()
+
+
+def _submission(sent: dict) -> intake_batch.Submission:
+    """The Submission a web worker sent. Fields this writer does not know are left out, so
+    web workers of a newer release can be deployed before the writers (one they need and
+    lack, as `program`, makes the message unreadable)."""
+    known = {f.name for f in dataclasses.fields(intake_batch.Submission) if f.init}
+    return intake_batch.Submission(**{k: v for k, v in sent.items() if k in known})
 
 
 def _answer(future: Future) -> tuple[int, dict]:

@@ -1,6 +1,8 @@
 """INTAKE_WRITER=process: API referrals written by `flask intake-writer` (here a thread
 running the same loop), fed through Redis; each request answered as the thread answers it."""
+import json
 import threading
+import time
 from decimal import Decimal
 
 import pytest
@@ -175,6 +177,20 @@ def test_a_message_the_writer_cannot_read_is_dropped_and_the_rest_written(
     relayed.start()
     assert post(api(world.referrer), 50).status_code == 201
     assert caplog.text.count("cannot read") == 2
+
+
+def test_a_field_this_writer_does_not_know_is_left_out(app, relayed, world, db):
+    """Web workers of a newer release may be deployed before the writers."""
+    redis, reply = intake_relay._redis(app), intake_relay._list(app) + ":reply:newer"
+    redis.lpush(intake_relay._list(app), json.dumps({
+        "reply": reply, "deadline": time.time() + 60, "user_id": world.referrer.id,
+        "key": None, "hash": None, "submission": {
+            "program": "widgets", "referee": referee(60), "referrer_id": world.referrer.id,
+            "consent": True, "from_a_newer_release": 1}}))
+    relayed.start()
+    status, body = json.loads(redis.brpop([reply], timeout=20)[1])
+    assert status == 201 and db.session.get(Referral, body["id"]).referee_email == \
+        referee(60)["email"]
 
 
 def test_healthz_says_whether_an_intake_writer_is_running(app, relayed, client):
