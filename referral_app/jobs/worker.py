@@ -15,6 +15,7 @@ job). Measured on 100 rewards jobs (docs/deploy.md): ~16 ms a job with Interlock
   and noticed by its parent) from a parent that already holds the app: for long or
   memory-hungry work such as a worker of its own for the `imports` queue.
 """
+import gc
 import importlib
 import os
 
@@ -53,6 +54,9 @@ def preload(for_fork: bool = False) -> None:
     if for_fork and not _fork_hook:
         os.register_at_fork(after_in_child=_fresh_pools)
         _fork_hook.append(True)
+    # All of this lives as long as the worker: out of the cyclic collector's sight, as in
+    # wsgi.py (a full collection walked it for ~100 ms), and shared with forked horses.
+    gc.freeze()
 
 
 def _engines():
