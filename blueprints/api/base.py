@@ -2,12 +2,11 @@
 import flask_smorest
 import marshmallow as ma
 from flask import g
-from sqlalchemy import inspect
 
 from referral_app.errors import Forbidden, NotFound
-from referral_app.extensions import db
 from referral_app.policy import may
 from referral_app.schemas import Schema
+from referral_app.services.auth import attached
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -26,8 +25,7 @@ def caller():
     on first use: the token cache's copy is detached)."""
     user = g.get("api_user")
     if user is None:
-        who = g.api_identity
-        user = g.api_user = db.session.merge(who, load=False) if inspect(who).detached else who
+        user = g.api_user = attached(g.api_identity)
     return user
 
 

@@ -15,7 +15,6 @@ within GROUP_COMMIT_WAIT gets 503; its submission carries a deadline half that l
 which the writer drops it unread, so a writer that was down never writes what a client
 already gave up on (a retry with the same Idempotency-Key is safe either way).
 """
-import dataclasses
 import json
 import secrets
 import signal
@@ -95,10 +94,13 @@ class RelayedWriter:
         raise Refused(status, body["error"])
 
 
+# What of a Submission crosses Redis (not what the writer fills in: data, holds).
+SENT_FIELDS = ("program", "referee", "source", "referrer_id", "note", "consent",
+               "company_size", "deal_value", "ip", "fingerprint", "checked")
+
+
 def _plain(sub: intake_batch.Submission) -> dict:
-    return {name: getattr(sub, name) for name in (
-        "program", "referee", "source", "referrer_id", "note", "consent", "company_size",
-        "deal_value", "ip", "fingerprint", "checked")}
+    return {name: getattr(sub, name) for name in SENT_FIELDS}
 
 
 def serve(app: Flask, stop: threading.Event | None = None,
@@ -184,8 +186,7 @@ def _submission(sent: dict) -> intake_batch.Submission:
     """The Submission a web worker sent. Fields this writer does not know are left out, so
     web workers of a newer release can be deployed before the writers (one they need and
     lack, as `program`, makes the message unreadable)."""
-    known = {f.name for f in dataclasses.fields(intake_batch.Submission) if f.init}
-    return intake_batch.Submission(**{k: v for k, v in sent.items() if k in known})
+    return intake_batch.Submission(**{k: v for k, v in sent.items() if k in SENT_FIELDS})
 
 
 def _answer(future: Future) -> tuple[int, dict]:

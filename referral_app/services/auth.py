@@ -149,9 +149,13 @@ def lookup_token(plain: str) -> tuple[User | None, int | None]:
     is over: a write in another transaction before it would, on SQLite, leave the request's
     snapshot stale and its own writes refused."""
     user, token_id = lookup_identity(plain)
-    if user is not None and inspect(user).detached:
-        user = db.session.merge(user, load=False)  # this session's own copy, no query
-    return user, token_id
+    return (attached(user) if user is not None else None), token_id
+
+
+def attached(user: User) -> User:
+    """`user` in this session: the token cache's detached copy merged in (no query), or
+    the user itself when it was just read."""
+    return db.session.merge(user, load=False) if inspect(user).detached else user
 
 
 def lookup_identity(plain: str) -> tuple[User | None, int | None]:

@@ -74,16 +74,16 @@ def _values(row) -> dict:
     the row's own dict: _complete has set every column, and instrumented reads of each
     column were a tenth of this module's CPU)."""
     values, out = row.__dict__, {}
-    for name, key, convert in _columns(type(row)):
+    for column, key, convert in _columns(type(row)):
         value = values[key]
-        out[name] = value if convert is None or value is None else convert(value)
+        out[column.name] = value if convert is None or value is None else convert(value)
     return out
 
 
 @functools.cache
 def _columns(model) -> list:
-    """(column name, attribute key, how its value becomes JSON or None) of each column."""
-    return [(prop.columns[0].name, prop.key, _converter(prop.columns[0].type))
+    """(column, attribute key, how its value becomes JSON or None) of each column."""
+    return [(prop.columns[0], prop.key, _converter(prop.columns[0].type))
             for prop in inspect(model).column_attrs]
 
 
@@ -113,7 +113,7 @@ def _complete(row) -> None:
         if target is not None:
             for local, remote in pairs:
                 state[local] = getattr(target, remote)
-    for key, column in _columns_with_defaults(type(row)):
+    for column, key, _ in _columns(type(row)):
         if key not in state:
             state[key] = _default(column)
     if state.get("id") is None:
@@ -128,11 +128,6 @@ def _many_to_one(model) -> list:
                         rel.mapper.get_property_by_column(remote).key)
                        for local, remote in rel.local_remote_pairs])
             for rel in mapper.relationships if rel.direction is MANYTOONE and not rel.viewonly]
-
-
-@functools.cache
-def _columns_with_defaults(model) -> list:
-    return [(prop.key, prop.columns[0]) for prop in inspect(model).column_attrs]
 
 
 def _default(column):
