@@ -68,24 +68,21 @@ def reps_for_turns(product: str, n: int) -> list[User]:
         query.limit(1).with_for_update().execution_options(populate_existing=True)))
 
 
-# claim_turns on PostgreSQL: the reps locked, ranked and their last turn written in one
-# statement. FOR UPDATE cannot share a SELECT with a window function, hence two levels.
-CLAIM_TURNS = text("""
-WITH locked AS (
-    SELECT id, last_assigned_at FROM users
-    WHERE role = 'sales' AND active AND NOT away AND product = :product
-    ORDER BY last_assigned_at ASC NULLS FIRST, id LIMIT :n FOR UPDATE SKIP LOCKED
-), ranked AS (
-    SELECT id, row_number() OVER (ORDER BY last_assigned_at ASC NULLS FIRST, id) - 1 AS place,
-           count(*) OVER () AS reps
-    FROM locked
-)
-UPDATE users SET last_assigned_at = CAST(:at AS timestamptz)
-    + (ranked.place + ranked.reps * ((:n - 1 - ranked.place) / ranked.reps))
-      * interval '1 microsecond'
-FROM ranked WHERE users.id = ranked.id
-RETURNING users.id, ranked.place
-""")
+def _claim_turns_statement(product: str, n: int, at: datetime):
+    """claim_turns on PostgreSQL: `candidates` locked (SKIP LOCKED), ranked, and each one's
+    last turn written, in one statement. FOR UPDATE cannot share a SELECT with a window
+    function, hence two levels."""
+    locked = (candidates(product).with_only_columns(User.id, User.last_assigned_at).limit(n)
+              .with_for_update(skip_locked=True).cte("locked"))
+    ranked = select(
+        locked.c.id,
+        (func.row_number().over(order_by=(locked.c.last_assigned_at.asc().nulls_first(),
+                                          locked.c.id)) - 1).label("place"),
+        func.count().over().label("reps")).cte("ranked")
+    last_turn = ranked.c.place + ranked.c.reps * ((n - 1 - ranked.c.place) // ranked.c.reps)
+    return (update(User).where(User.id == ranked.c.id)
+            .values(last_assigned_at=at + last_turn * text("interval '1 microsecond'"))
+            .returning(User.id, ranked.c.place))
 
 
 def claim_turns(product: str, n: int, at: datetime) -> list[int]:
@@ -96,7 +93,9 @@ def claim_turns(product: str, n: int, at: datetime) -> list[int]:
     in line. Reps already in the session are not refreshed: read them after the commit."""
     if db.session.get_bind().dialect.name != "postgresql":
         return [rep.id for rep in take_turns(reps_for_turns(product, n), n, at)]
-    rows = db.session.execute(CLAIM_TURNS, {"product": product, "n": n, "at": at}).all()
+    # On the connection, not through the session: a rep's turn is no change of who they
+    # are, and intake_config empties its cache on any ORM UPDATE of users.
+    rows = db.session.connection().execute(_claim_turns_statement(product, n, at)).all()
     if not rows:  # every rep held (or none): wait for the first in line, as reps_for_turns
         rep = next_rep(product)
         return [rep.id for rep in take_turns([rep], n, at)] if rep is not None else []
