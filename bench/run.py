@@ -45,7 +45,7 @@ def parse(argv):
                         help="default: database interlock_bench (interlock_bench_smoke for --smoke)")
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS))
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (2-4)")
-    parser.add_argument("--threads", type=int, default=16,
+    parser.add_argument("--threads", type=int, default=32,
                         help="gthread threads per worker (as docs/deploy.md)")
     parser.add_argument("--intake-writers", type=int, default=1,
                         help="`flask intake-writer` processes (INTAKE_WRITER=process, as "
