@@ -285,3 +285,27 @@ def test_long_spans_agree_with_day_by_day_sums(cal):
         assert cal.elapsed(start, end) == running
         reached = cal.add(start, running)
         assert utc(reached) <= end and cal.elapsed(start, reached) == running
+
+
+def test_the_day_memo_stays_bounded_and_builds_each_day_once_while_kept():
+    from referral_app.calendar import _Memo
+
+    built = []
+    memo = _Memo(3, lambda n: built.append(n) or n * 10)
+    assert [memo[n] for n in (1, 2, 1, 3)] == [10, 20, 10, 30] and built == [1, 2, 3]
+    assert memo[4] == 40 and sorted(memo) == [2, 3, 4]  # past the limit: the oldest goes
+    assert memo[1] == 10 and built == [1, 2, 3, 4, 1]  # a dropped day is built again
+    assert len(memo) == 3
+
+
+def test_a_calendar_past_its_day_memo_still_answers_as_before(monkeypatch):
+    """Twenty years of days through a memo of 64: evictions never change an answer."""
+    import referral_app.calendar as calendar_module
+
+    monkeypatch.setattr(calendar_module, "_DAY_CACHE", 64)
+    monkeypatch.setattr(calendar_module, "_BLOCK_CACHE", 4)
+    small = BusinessCalendar.from_dict(US.to_dict())
+    start = ny(2026, 3, 2, 10)
+    for hours in (1, 9, 40, 500, 9000):
+        assert small.add(start, hours * H) == US.add(start, hours * H)
+    assert small.elapsed(start, ny(2046, 1, 1)) == US.elapsed(start, ny(2046, 1, 1))
