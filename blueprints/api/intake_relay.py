@@ -36,6 +36,7 @@ from referral_app.services import intake_batch
 SUBMISSIONS = "intake:submissions"
 REPORT_SECONDS = 60  # how often the writer logs what it has done
 REPLY_SECONDS = 60  # an answer nobody collected (the request gave up) expires
+WRITER_GC_THRESHOLD = (50_000, 50, 50)  # the writer process's gc.set_threshold
 
 
 class Refused(DomainError):

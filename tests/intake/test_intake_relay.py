@@ -226,3 +226,19 @@ def test_the_writer_process_has_postgresql_plan_its_statements_once(app):
         db.engine.dispose()
     with app.app_context():
         assert db.session.scalar(show) == "auto"
+
+
+def test_the_intake_writer_command_prepares_its_process_then_serves(app, monkeypatch):
+    import gc
+
+    calls = []
+    monkeypatch.setattr(intake_relay, "plan_once", lambda a: calls.append(("plan_once", a)))
+    monkeypatch.setattr(intake_relay, "serve", lambda a: calls.append(
+        ("serve", a, gc.get_threshold())))
+    before = gc.get_threshold()
+    try:
+        result = app.test_cli_runner().invoke(args=["intake-writer"])
+    finally:
+        gc.set_threshold(*before)
+    assert result.exit_code == 0, result.output
+    assert calls == [("plan_once", app), ("serve", app, intake_relay.WRITER_GC_THRESHOLD)]
