@@ -15,6 +15,7 @@ within GROUP_COMMIT_WAIT gets 503; its submission carries a deadline half that l
 which the writer drops it unread, so a writer that was down never writes what a client
 already gave up on (a retry with the same Idempotency-Key is safe either way).
 """
+import gc
 import json
 import secrets
 import signal
@@ -36,7 +37,9 @@ from referral_app.services import intake_batch
 SUBMISSIONS = "intake:submissions"
 REPORT_SECONDS = 60  # how often the writer logs what it has done
 REPLY_SECONDS = 60  # an answer nobody collected (the request gave up) expires
-WRITER_GC_THRESHOLD = (50_000, 50, 50)  # the writer process's gc.set_threshold
+# The writer process's gc.set_threshold: no collection starts in the middle of a group
+# (run_group collects each group's garbage after its answers).
+WRITER_GC_THRESHOLD = (50_000, 50, 50)
 
 
 class Refused(DomainError):
@@ -203,6 +206,11 @@ def run_group(writer: group_commit.GroupCommit, redis: Redis, messages: list) ->
         pipe.lpush(reply, json.dumps(_answer(request.future)))
         pipe.expire(reply, REPLY_SECONDS)
     pipe.execute()
+    # The group's rows are cyclic garbage (a referral and its lead, a lead and its events
+    # point at each other), which only the collector frees. Collected now, with every answer
+    # out, it costs ~0.3 ms a group; left to the (raised) threshold it piled up and was
+    # collected in ~30 ms pauses in the middle of every ~40th group: intake's p99.
+    gc.collect(0)
 
 
 def _submission(sent: dict) -> intake_batch.Submission:

@@ -119,9 +119,9 @@ def intake_writer():
     """Write API referrals in groups for every web worker (INTAKE_WRITER=process)."""
     app = current_app._get_current_object()
     intake_relay.plan_once(app)
-    # Rare cyclic collections: refcounting frees the ~100 ORM objects a group makes, and
-    # the collector's frequent young-generation passes were ~5 % of the writer's CPU
-    # (in-process, groups of 16, bench session 11).
+    # No automatic collections mid-group: the default threshold's frequent passes were ~5 %
+    # of the writer's CPU (in-process, groups of 16, bench session 11); run_group collects
+    # after each group instead.
     gc.set_threshold(*intake_relay.WRITER_GC_THRESHOLD)
     intake_relay.serve(app)
 

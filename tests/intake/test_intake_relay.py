@@ -242,3 +242,21 @@ def test_the_intake_writer_command_prepares_its_process_then_serves(app, monkeyp
         gc.set_threshold(*before)
     assert result.exit_code == 0, result.output
     assert calls == [("plan_once", app), ("serve", app, intake_relay.WRITER_GC_THRESHOLD)]
+
+
+def test_a_group_s_garbage_is_collected_once_every_answer_is_out(app, relayed, world, db,
+                                                                  monkeypatch):
+    """The writer frees each group's cyclic ORM garbage between groups, not mid-group."""
+    redis, reply = intake_relay._redis(app), intake_relay._list(app) + ":reply:collect"
+    message = json.dumps({
+        "reply": reply, "deadline": time.time() + 60, "user_id": world.referrer.id,
+        "key": None, "hash": None, "submission": {
+            "program": "widgets", "referee": referee(70), "referrer_id": world.referrer.id,
+            "consent": True}})
+    collected = []
+    monkeypatch.setattr(intake_relay.gc, "collect",
+                        lambda generation=2: collected.append((generation, redis.llen(reply))))
+    intake_relay.run_group(relayed.writer, redis, [message])
+    assert collected == [(0, 1)]  # the young generation, with the answer already pushed
+    status, _ = json.loads(redis.rpop(reply))
+    assert status == 201
