@@ -1,5 +1,4 @@
 """Referrals API: submit a referral (idempotent), list and read them with their lead and rewards."""
-import gc
 from concurrent.futures import Future
 
 from flask import current_app, jsonify, request
@@ -118,11 +117,7 @@ def _check_writer(state) -> None:
 def intake_writer():
     """Write API referrals in groups for every web worker (INTAKE_WRITER=process)."""
     app = current_app._get_current_object()
-    intake_relay.plan_once(app)
-    # No automatic collections mid-group: the default threshold's frequent passes were ~5 %
-    # of the writer's CPU (in-process, groups of 16, bench session 11); run_group collects
-    # after each group instead.
-    gc.set_threshold(*intake_relay.WRITER_GC_THRESHOLD)
+    intake_relay.prepare(app)
     intake_relay.serve(app)
 
 
