@@ -273,7 +273,10 @@ def _number(rows: list) -> bool:
         found[name].append(row_id)
     ids = {name: iter(values) for name, values in found.items()}
     for row in rows:
-        row.id = next(ids[type(row).__table__.name])
+        # Into the row's dict, as new_rows writes the rest: these rows are inserted by
+        # new_rows and then made persistent with no history, so an attribute event per id
+        # would be work for nobody.
+        row.__dict__["id"] = next(ids[type(row).__table__.name])
     return True
 
 

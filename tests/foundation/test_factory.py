@@ -109,3 +109,45 @@ def test_unknown_api_path_is_contract_json(client):
     response = client.get("/api/v1/nothing-here", headers={"Authorization": "Bearer nope"})
     assert response.status_code == 401
     assert response.json["error"]["code"] == "unauthenticated"
+
+
+def test_sync_check_is_made_once_per_function_and_forgets_dead_ones(app, monkeypatch):
+    """ensure_sync answers a synchronous function with itself, asking inspect only the
+    first time, and keeps no closure alive (after_this_request makes one per request)."""
+    import inspect
+
+    import flask.app
+
+    asked = []
+    monkeypatch.setattr(flask.app, "iscoroutinefunction",
+                        lambda f: asked.append(f) or inspect.iscoroutinefunction(f))
+
+    def view():
+        return "ok"
+
+    assert app.ensure_sync(view) is view
+    assert app.ensure_sync(view) is view
+    assert asked == [view]
+
+    def closure():
+        return view
+
+    assert app.ensure_sync(closure) is closure
+    assert closure in app._synchronous
+    asked.clear()
+    del closure
+    gc.collect()
+    assert len([f for f in app._synchronous if f.__name__ == "closure"]) == 0
+
+
+def test_a_coroutine_view_is_still_wrapped(app):
+    async def view():
+        return "ok"
+
+    try:
+        wrapped = app.ensure_sync(view)
+    except RuntimeError as exc:  # Flask without its async extra says so, as before
+        assert "async" in str(exc)
+    else:
+        assert wrapped is not view and app.ensure_sync(view) is not view
+    assert view not in app._synchronous

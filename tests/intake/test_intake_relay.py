@@ -260,3 +260,17 @@ def test_a_group_s_garbage_is_collected_once_every_answer_is_out(app, relayed, w
     assert collected == [(0, 1)]  # the young generation, with the answer already pushed
     status, _ = json.loads(redis.rpop(reply))
     assert status == 201
+
+
+def test_reply_keys_are_unique_per_request_and_per_process(app, monkeypatch):
+    """Each waiting request has a reply key of its own: a counter after a prefix drawn once
+    per process, drawn again in a forked child (same pid never reuses the parent's)."""
+    import os
+
+    keys = {intake_relay._reply_key(app) for _ in range(1000)}
+    assert len(keys) == 1000
+    assert all(k.startswith(intake_relay._list(app) + ":reply:") for k in keys)
+    parent = intake_relay._reply_key(app).rsplit(":", 1)[0]
+    monkeypatch.setattr(os, "getpid", lambda: -1)  # as in a forked worker
+    child = intake_relay._reply_key(app)
+    assert child.rsplit(":", 1)[0] != parent and child.endswith(":0")
