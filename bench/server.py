@@ -49,9 +49,9 @@ def _other_database(entry: Path, database: str) -> bool:
     return len(words) >= 3 and ("(" in words[2] or words[2] == "[local]") and words[1] != database
 
 
-def cpu_by_process(pids: list[int], names: tuple[str, ...],
+def cpu_by_process(pids: dict[int, str], names: tuple[str, ...],
                    database: str) -> dict[tuple[str, int], float]:
-    """CPU seconds used so far by each process, keyed (part, pid): `pids` as "app", every
+    """CPU seconds used so far by each process, keyed (part, pid): `pids` as their part, every
     process named in `names` (PostgreSQL, but not other databases' backends; Redis), read
     from /proc; the load tool (pid 0) is a waited-for child."""
     used: dict[tuple[str, int], float] = {}
@@ -61,7 +61,8 @@ def cpu_by_process(pids: list[int], names: tuple[str, ...],
         try:
             comm = (entry / "comm").read_text().strip()
             if int(entry.name) in pids:
-                used[("app", int(entry.name))] = _cpu_of((entry / "stat").read_text())
+                used[(pids[int(entry.name)], int(entry.name))] = _cpu_of(
+                    (entry / "stat").read_text())
             elif comm in names and not (comm == "postgres" and _other_database(entry, database)):
                 used[(comm, int(entry.name))] = _cpu_of((entry / "stat").read_text())
         except (OSError, ValueError, IndexError):
@@ -80,13 +81,17 @@ class CpuMeter:
     NAMES = ("postgres", "redis-server")
 
     def __init__(self, server: Gunicorn, database: str):
-        self.pids, self.database = server.worker_pids() + server.writer_pids(), database
+        # The web workers and the intake writer processes apart: they are scaled apart.
+        self.pids = {pid: "web" for pid in server.worker_pids()}
+        self.pids.update({pid: "writer" for pid in server.writer_pids()})
+        self.parts = ("web", *(("writer",) if server.writer_pids() else ()))
+        self.database = database
         self.before = cpu_by_process(self.pids, self.NAMES, database)
 
     def per_request(self, requests: int) -> dict[str, float]:
         """CPU milliseconds per request of each part since the meter was made."""
         after = cpu_by_process(self.pids, self.NAMES, self.database)
-        out = dict.fromkeys(("app", *self.NAMES, "load tool"), 0.0)
+        out = dict.fromkeys((*self.parts, *self.NAMES, "load tool"), 0.0)
         for (part, pid), seconds in after.items():
             out[part] += (seconds - self.before.get((part, pid), 0.0)) * 1000 / max(requests, 1)
         return out
