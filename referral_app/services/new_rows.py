@@ -5,10 +5,10 @@ For a group of referrals the unit of work cost more CPU than anything else the w
 (a quarter of intake's, bench session 8): it sorts dependencies, tracks history and runs
 events object by object. The rows of a group are all new, of a few tables, and their ids are
 numbered beforehand (intake_batch._number), so every foreign key is known: all the rows go
-as one INSERT per table inside one statement (data-modifying WITH clauses reading one JSON
-document: one round trip, a statement text that depends only on which tables are written,
-so PostgreSQL and psycopg prepare it once), then join the session as persistent rows, as if
-just loaded. Foreign keys are checked at the end of that statement, so the order of the
+as one INSERT per table inside one statement (data-modifying WITH clauses, each reading a
+JSON array of its table's rows: one round trip, a statement text that depends only on which
+tables are written, so PostgreSQL and psycopg prepare it once), then join the session as
+persistent rows, as if just loaded. Foreign keys are checked at the end of that statement, so the order of the
 clauses does not matter to PostgreSQL; they are in foreign-key order all the same.
 
 What the flush would add is added here, through the same code: many-to-one relationships
@@ -48,9 +48,9 @@ def insert_new(rows: list) -> None:
         by_table[type(row).__table__].append(row)
     order = _table_order()
     tables = sorted(by_table, key=order.__getitem__)
-    document = {table.name: [_values(row) for row in by_table[table]] for table in tables}
-    session.connection().exec_driver_sql(_statement(tuple(t.name for t in tables)),
-                                         (json.dumps(document),))
+    session.connection().exec_driver_sql(
+        _statement(tuple(t.name for t in tables)),
+        tuple(json.dumps([_values(row) for row in by_table[table]]) for table in tables))
     for row in rows:
         make_transient_to_detached(row)  # as if loaded: no history, nothing pending
         # What Session.add does for a detached row, without its save-update cascade: that
@@ -63,11 +63,14 @@ def insert_new(rows: list) -> None:
 
 @functools.cache
 def _statement(names: tuple[str, ...]) -> str:
-    """One INSERT per table, all reading the same JSON document {table: [row, ...]}."""
-    inserts = "".join(
-        f", i{n} AS (INSERT INTO {name} SELECT * FROM json_populate_recordset("
-        f"NULL::{name}, (SELECT d -> '{name}' FROM d)))" for n, name in enumerate(names))
-    return f"WITH d AS (SELECT CAST(%s AS json) AS d){inserts} SELECT 1"
+    """One INSERT per table, each reading its own parameter, a JSON array of its rows.
+
+    Not one document for all: `json -> 'table'` parses the whole text again for each
+    table (0.08 ms each for a group of 8, a fifth of the statement, EXPLAIN ANALYZE)."""
+    inserts = ", ".join(
+        f"i{n} AS (INSERT INTO {name} SELECT * FROM json_populate_recordset("
+        f"NULL::{name}, CAST(%s AS json)))" for n, name in enumerate(names))
+    return f"WITH {inserts} SELECT 1"
 
 
 def _values(row) -> dict:
