@@ -6,7 +6,7 @@ from sqlalchemy import Integer, String, bindparam, func, select, text, update
 
 from referral_app.extensions import db
 from referral_app.models import Lead, LeadEvent, User
-from referral_app.services import sla
+from referral_app.services import new_rows, sla
 
 
 def candidates(product: str):
@@ -130,10 +130,11 @@ def assignment_event(lead: Lead, rep_id: int, at: datetime, actor_id: int | None
     """The unflushed record of giving an unassigned lead to a rep, with the lead given
     (`stage`: the lead's stage then, when it is not the stage it has now)."""
     stage = stage or lead.stage
-    event = LeadEvent(lead=lead, kind="assign", from_stage=stage, to_stage=stage,
-                      actor_id=actor_id, at=at, reason=reason,
-                      data={"from_owner": lead.owner_id, "to_owner": rep_id, "restart": False},
-                      processed_at=at)  # no follow-up job: nothing for recovery to redo
+    event = new_rows.row(
+        LeadEvent, lead, lead=lead, kind="assign", from_stage=stage, to_stage=stage,
+        actor_id=actor_id, at=at, reason=reason,
+        data={"from_owner": lead.owner_id, "to_owner": rep_id, "restart": False},
+        processed_at=at)  # no follow-up job: nothing for recovery to redo
     lead.owner_id, lead.assigned_at = rep_id, at
     return event
 

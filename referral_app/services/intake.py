@@ -22,7 +22,7 @@ from referral_app.jobs import DEFAULT, enqueue_after_commit
 from referral_app.jobs.queues import rq_job_id
 from referral_app.models import Lead, Program, Referral, ReferralCode, User
 from referral_app.models.base import utcnow
-from referral_app.services import assignment, codes, qualification, sla, stages
+from referral_app.services import assignment, codes, new_rows, qualification, sla, stages
 from referral_app.services import intake_checks as checks
 from referral_app.services.intake_checks import is_refusal  # noqa: F401  (callers' import)
 
@@ -136,14 +136,14 @@ class Arrival:
 def arrival(program: Program, data: dict, *, source: str, referrer: User | None,
             code_row: ReferralCode | None, holds: list[str], ip: str | None,
             fingerprint: str | None, at: datetime, definition, agreement,
-            rep_id: int | None) -> Arrival:
+            rep_id: int | None, plain: bool = False) -> Arrival:
     """What arrives with one referral, built in memory and not added to the session: the
     referral, its lead, the arrival event, the move to mql when it qualifies under
     `definition`, and, given the rep whose turn it is, the assignment with its first-attempt
-    clock under `agreement`."""
+    clock under `agreement`. `plain`: as new_rows.Plain rows, for new_rows.insert_new."""
     referee = data["referee"]
-    referral = Referral(
-        program=program, referrer=referrer, code=code_row, source=source,
+    referral = new_rows.new(
+        Referral, plain, program=program, referrer=referrer, code=code_row, source=source,
         status="held" if holds else "submitted", hold_reasons=holds,
         referee_name=referee["name"], referee_email=referee["email"],
         referee_company=referee.get("company"), referee_phone=referee.get("phone"),
@@ -151,9 +151,10 @@ def arrival(program: Program, data: dict, *, source: str, referrer: User | None,
         company_size=data.get("company_size"), deal_value=data.get("deal_value"),
         note=data.get("note") or "", consent_at=at, ip=ip, fingerprint=fingerprint,
         created_at=at)
-    lead = Lead(referral=referral, program=program, product=program.product,
-                referrer_id=referrer.id if referrer else None, email=referee["email"],
-                open_email=referee["email"], stage="new", is_open=True, received_at=at)
+    lead = new_rows.new(
+        Lead, plain, referral=referral, program=program, product=program.product,
+        referrer_id=referrer.id if referrer else None, email=referee["email"],
+        open_email=referee["email"], stage="new", is_open=True, received_at=at)
     # The actor is whoever sent it: the referrer in the portal or API; the referee on the
     # landing and marketing's import have no referrer action behind them.
     actor = referrer.id if referrer is not None and source in ("portal", "api") else None

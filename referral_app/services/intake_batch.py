@@ -85,7 +85,11 @@ class Submission:
 
 
 def submit_many(subs: list[Submission], at: datetime) -> list[Referral | DomainError]:
-    """Each submission's Referral or the DomainError that refused it, in order (flushed)."""
+    """Each submission's Referral or the DomainError that refused it, in order (flushed).
+
+    On PostgreSQL a referral written with others is a new_rows.Plain row, not in the
+    session: its values (id, status, code, lead's id and stage) answer the request; read it
+    back to change it."""
     for sub in subs:
         if sub.source not in intake.SOURCES:
             raise ValueError(f"unknown source {sub.source!r}")
@@ -199,6 +203,9 @@ def _create(accepted, at: datetime) -> dict:
     # A SAVEPOINT costs two round trips a group; only a group of one needs it, to answer a
     # conflict with a duplicate. A larger group that meets one is given up (GroupConflict).
     alone = len(accepted) == 1
+    # On PostgreSQL the rows are numbered from the sequences and inserted by new_rows, so
+    # they are built plain (new_rows.Plain); elsewhere the ORM's flush writes ORM rows.
+    plain = db.session.get_bind().dialect.name == "postgresql"
     try:
         with intake.savepoint() if alone else contextlib.nullcontext():
             per_product = Counter(program.product for _, _, program, _ in accepted)
@@ -213,11 +220,12 @@ def _create(accepted, at: datetime) -> dict:
                     holds=sub.holds, ip=sub.ip, fingerprint=sub.fingerprint, at=at,
                     definition=definitions[program.product],
                     agreement=agreements[program.product],
-                    rep_id=next(turns[program.product], None))
+                    rep_id=next(turns[program.product], None), plain=plain)
                 out[position] = new.referral
                 arrivals.append(new)
             rows = [row for new in arrivals for row in new.rows]
-            if _number(rows):
+            if plain:
+                _number(rows)
                 new_rows.insert_new(rows)  # ids known: no unit of work needed
             else:
                 db.session.add_all(rows)
@@ -255,29 +263,24 @@ def _follow_up(arrivals: list, subs: list[Submission], at: datetime) -> None:
         enqueue_after_commit(GROUP_STAGES_JOB, moves, queue=DEFAULT)
 
 
-def _number(rows: list) -> bool:
-    """Give the new rows their ids from the tables' sequences, in one statement (PostgreSQL;
-    False elsewhere, where the flush numbers them).
+def _number(rows: list) -> None:
+    """Give the new rows their ids from the tables' sequences, in one statement (PostgreSQL).
 
-    With ids known up front each table's rows go as one prepared statement executed many
-    times (services/new_rows.py); without, as one INSERT .. VALUES (..), (..) .. RETURNING id
+    With ids known up front each table's rows go as one prepared statement (see
+    services/new_rows.py); without, as one INSERT .. VALUES (..), (..) .. RETURNING id
     whose text differs with every group size, which psycopg then parses anew (a third of
     the group's CPU, measured).
     """
-    if db.session.get_bind().dialect.name != "postgresql":
-        return False
-    tables = Counter(type(row).__table__.name for row in rows)
+    tables = Counter(new_rows.model_of(row).__table__.name for row in rows)
     found = defaultdict(list)
     for name, row_id in db.session.execute(NEXT_IDS, {"names": list(tables),
                                                       "counts": list(tables.values())}):
         found[name].append(row_id)
     ids = {name: iter(values) for name, values in found.items()}
     for row in rows:
-        # Into the row's dict, as new_rows writes the rest: these rows are inserted by
-        # new_rows and then made persistent with no history, so an attribute event per id
-        # would be work for nobody.
-        row.__dict__["id"] = next(ids[type(row).__table__.name])
-    return True
+        # Into the row's dict, as new_rows writes the rest (an ORM row's attribute event
+        # would be work for nobody: new_rows makes it persistent without history).
+        row.__dict__["id"] = next(ids[new_rows.model_of(row).__table__.name])
 
 
 def _one_by_one(accepted, code_rows: dict, at: datetime) -> dict:

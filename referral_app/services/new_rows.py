@@ -35,23 +35,26 @@ from referral_app.models.lead import LeadEvent, mark_new_lead, stage_marks
 
 def insert_new(rows: list) -> None:
     """INSERT `rows` (new, ids set, parents before children or anywhere: tables are sorted)
-    and add them to the session as persistent. Flushes nothing else."""
+    and add the ORM ones to the session as persistent (Plain rows stay out of it). Flushes
+    nothing else."""
     session = db.session()
     now = utcnow()
-    marks = stage_marks(session, [r for r in rows if isinstance(r, LeadEvent)],
-                        [r for r in rows if isinstance(r, SlaClock)])
+    marks = stage_marks(session, [r for r in rows if model_of(r) is LeadEvent],
+                        [r for r in rows if model_of(r) is SlaClock])
     for lead, add in marks.values():
         mark_new_lead(lead, add, now)
     by_table = defaultdict(list)
     for row in rows:
         _complete(row)
-        by_table[type(row).__table__].append(row)
+        by_table[model_of(row).__table__].append(row)
     order = _table_order()
     tables = sorted(by_table, key=order.__getitem__)
     session.connection().exec_driver_sql(
         _statement(tuple(t.name for t in tables)),
         tuple(json.dumps([_values(row) for row in by_table[table]]) for table in tables))
     for row in rows:
+        if isinstance(row, Plain):
+            continue
         make_transient_to_detached(row)  # as if loaded: no history, nothing pending
         # What Session.add does for a detached row, without its save-update cascade: that
         # walks every relationship of every row it reaches, to find rows that are all here
@@ -59,6 +62,71 @@ def insert_new(rows: list) -> None:
         # again and again, a fifth, session 10). A private method of SQLAlchemy 2
         # (setup.cfg: <3); tests/intake/test_new_rows.py checks the rows are in the session.
         session._update_impl(instance_state(row))
+
+
+class Plain:
+    """A new row of `model` as plain attributes, for rows that only this module writes
+    (intake's groups on PostgreSQL): what the model's constructor builds, without
+    SQLAlchemy's instrumentation. Building six ORM rows a referral (an event for every
+    attribute set and backref, then joining the session) was ~40 % of the intake writer's
+    CPU, for rows nothing else reads (bench session 12).
+
+    Unset columns and relationships read None, as on a new ORM row (column defaults are
+    filled in by the insert); validated columns go through the model's validators (e-mails
+    lower-cased); a one-to-one backref between two plain rows is kept (a referral's `lead`).
+    A plain row never joins the session: read it back from the database to change it.
+    """
+
+    def __init__(self, model, **values):
+        self._model = model
+        known, validators, reverse, _ = _shape(model)
+        for key, value in values.items():
+            if key not in known:
+                raise TypeError(f"{key!r} is an invalid keyword argument for {model.__name__}")
+            if key in validators:
+                value = validators[key](self, key, value)
+            self.__dict__[key] = value
+            if key in reverse and isinstance(value, Plain):
+                value.__dict__[reverse[key]] = self
+
+    def __getattr__(self, name):  # only for what was never set
+        known, _, _, lists = _shape(self._model)
+        if name in lists:
+            raise AttributeError(f"{self._model.__name__}.{name} of a plain row is not "
+                                 "loaded: read it back from the database")
+        if name in known:
+            return None
+        raise AttributeError(f"{self._model.__name__} has no attribute {name!r}")
+
+    def __repr__(self) -> str:
+        return f"<plain {self._model.__name__} {self.__dict__.get('id')}>"
+
+
+def new(model, plain: bool, **values):
+    """A new `model` row: a Plain one or an ORM one."""
+    return Plain(model, **values) if plain else model(**values)
+
+
+def row(model, parent, **values):
+    """A new `model` row hanging off `parent` (a lead's event or clock): plain when the
+    parent is, so that the rows of one referral are all of one kind."""
+    return new(model, isinstance(parent, Plain), **values)
+
+
+def model_of(row) -> type:
+    return row._model if isinstance(row, Plain) else type(row)
+
+
+@functools.cache
+def _shape(model) -> tuple[frozenset, dict, dict, frozenset]:
+    """(attribute names, {validated column: its validator}, {one-to-one relationship: the
+    attribute that points back}, the names of its list relationships) of the model."""
+    mapper = inspect(model)
+    validators = {key: fn for key, (fn, _opts) in mapper.validators.items()}
+    reverse = {rel.key: rel.back_populates for rel in mapper.relationships
+               if rel.back_populates and not rel.mapper.relationships[rel.back_populates].uselist}
+    lists = frozenset(rel.key for rel in mapper.relationships if rel.uselist)
+    return frozenset(mapper.attrs.keys()), validators, reverse, lists
 
 
 @functools.cache
@@ -78,7 +146,7 @@ def _values(row) -> dict:
     the row's own dict: _complete has set every column, and instrumented reads of each
     column were a tenth of this module's CPU)."""
     values, out = row.__dict__, {}
-    for column, key, convert in _columns(type(row)):
+    for column, key, convert in _columns(model_of(row)):
         value = values[key]
         out[column.name] = value if convert is None or value is None else convert(value)
     return out
@@ -111,17 +179,17 @@ def _complete(row) -> None:
     """Fill in what the flush would: foreign keys from many-to-one relationships, defaults.
     Written to the row's dict, without attribute events: the row is made persistent as it
     stands right after (events here were a tenth of the writer's CPU, bench session 10)."""
-    state = row.__dict__
-    for relation, pairs in _many_to_one(type(row)):
+    state, model = row.__dict__, model_of(row)
+    for relation, pairs in _many_to_one(model):
         target = state.get(relation)
         if target is not None:
             for local, remote in pairs:
                 state[local] = getattr(target, remote)
-    for column, key, _ in _columns(type(row)):
+    for column, key, _ in _columns(model):
         if key not in state:
             state[key] = _default(column)
     if state.get("id") is None:
-        raise ValueError(f"{type(row).__name__} has no id: number the rows first")
+        raise ValueError(f"{model.__name__} has no id: number the rows first")
 
 
 @functools.cache

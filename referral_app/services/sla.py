@@ -7,6 +7,7 @@ from sqlalchemy.orm import joinedload
 
 from referral_app.extensions import db
 from referral_app.models import Agreement, Lead, SlaClock
+from referral_app.services import new_rows
 from referral_app.services.sla_schedule import (  # noqa: F401  (callers' sla.job_id etc.)
     due_warnings,
     enqueue_breach_jobs,
@@ -93,7 +94,8 @@ def new_clock(lead: Lead, kind: str, agreement: Agreement, at: datetime) -> SlaC
     The lead's `sla_due_at` becomes this due time (right for its first clock; start_clock
     refreshes it from the database when the lead has others).
     """
-    clock = SlaClock(lead=lead, kind=kind, agreement_id=agreement.id, owner_id=lead.owner_id)
+    clock = new_rows.row(SlaClock, lead, lead=lead, kind=kind, agreement_id=agreement.id,
+                         owner_id=lead.owner_id)
     _time(clock, agreement, at)
     lead.sla_due_at = clock.due_at
     return clock

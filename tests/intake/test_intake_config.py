@@ -9,7 +9,7 @@ from sqlalchemy import event, inspect, select, text
 
 from referral_app.errors import Conflict, ValidationFailed
 from referral_app.models import Program, Referral, User
-from referral_app.services import definitions, intake_batch, intake_config, timed_cache
+from referral_app.services import definitions, intake_batch, intake_config, new_rows, timed_cache
 from tests.conftest import is_postgres
 from tests.intake.conftest import referee
 
@@ -57,7 +57,7 @@ def test_the_next_group_reads_no_configuration(world, db):
     subs = group(world, 2, 3)    # transaction might still have rolled back)
     with Reads(db) as reads:
         out = submit(db, subs)
-    assert all(isinstance(r, Referral) for r in out)
+    assert all(new_rows.model_of(r) is Referral for r in out)
     # Users: not the referrer; on SQLite the reps in turn are read (one statement on
     # PostgreSQL that locks and writes them, assignment.claim_turns).
     assert [reads.of(t) for t in ("programs", "mql_definitions", "agreements",
@@ -107,7 +107,7 @@ def test_a_change_made_elsewhere_counts_within_the_seconds(world, db, monkeypatc
         conn.execute(text("UPDATE programs SET status = 'paused' WHERE id = :id"),
                      {"id": program_id})
     clock[0] += 1  # within the 2 s: still the copy this process read
-    assert isinstance(submit(db, group(referrer_id, 2))[0], Referral)
+    assert new_rows.model_of(submit(db, group(referrer_id, 2))[0]) is Referral
     clock[0] += 2  # past them: read again
     out = submit(db, group(referrer_id, 3))
     assert isinstance(out[0], Conflict) and out[0].code == "program_inactive"
