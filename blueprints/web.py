@@ -12,6 +12,18 @@ from markupsafe import Markup
 
 from referral_app.policy import may
 
+# (lower-cased name, name, value) of the headers every response gets (web.init_app).
+SECURITY_HEADERS = tuple((name.lower(), name, value) for name, value in (
+    ("Content-Security-Policy",
+     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "strict-origin-when-cross-origin"),
+))
+HSTS = (("strict-transport-security", "Strict-Transport-Security",
+         "max-age=31536000; includeSubDomains"),)  # production only: TLS in front
+
 # (endpoint, label, roles). A link shows only once its endpoint exists in the URL map.
 NAVIGATION = [
     ("portal.home", "Programs", {"referrer"}),
@@ -99,19 +111,19 @@ def init_app(app) -> None:
         return {"nav_links": links, "nav_current": current_link(links),
                 "may": lambda action, obj=None: may(current_user, action, obj)}
 
+    wanted = SECURITY_HEADERS + (HSTS if app.config.get("PRODUCTION") else ())
+
     @app.after_request
     def security_headers(response):
+        # Each header unless the view set its own. One pass over the response's few
+        # headers, then add what is missing: werkzeug's Headers.setdefault finds a name by
+        # raising and catching a KeyError, 17 µs a response for these against 6 (bench
+        # session 12; every API request pays it).
         headers = response.headers
-        headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
-        )
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        if app.config.get("PRODUCTION"):
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        present = {name.lower() for name, _ in headers.items()}
+        for lowered, name, value in wanted:
+            if lowered not in present:
+                headers.add(name, value)
         return response
 
 

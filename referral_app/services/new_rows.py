@@ -7,15 +7,20 @@ events object by object. The rows of a group are all new, of a few tables, and t
 numbered beforehand (intake_batch._number), so every foreign key is known: all the rows go
 as one INSERT per table inside one statement (data-modifying WITH clauses, each reading a
 JSON array of its table's rows: one round trip, a statement text that depends only on which
-tables are written, so PostgreSQL and psycopg prepare it once), then join the session as
-persistent rows, as if just loaded. Foreign keys are checked at the end of that statement, so the order of the
-clauses does not matter to PostgreSQL; they are in foreign-key order all the same.
+tables are written, so PostgreSQL and psycopg prepare it once). Foreign keys are checked
+at the end of that statement, so the order of the clauses does not matter to PostgreSQL;
+they are in foreign-key order all the same.
+
+The group's rows are built as `Plain` rows (intake.arrival(plain=True) and the helpers it
+calls, through `new`/`row`): the models' attributes without SQLAlchemy's instrumentation,
+which nothing needs for rows that only this module writes. ORM rows are accepted too, and
+join the session as persistent afterwards.
 
 What the flush would add is added here, through the same code: many-to-one relationships
 copied to their foreign keys, column defaults, and the before_flush marks of a new lead
 (models.lead.stage_marks / mark_new_lead). Lead's before_insert copy of the referrer is not
 needed: intake.arrival sets `referrer_id` itself. tests/intake/test_new_rows.py compares
-every column with the ORM's rows.
+every column with what the ORM's flush writes for a lone referral.
 """
 import functools
 import json

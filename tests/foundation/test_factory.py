@@ -151,3 +151,28 @@ def test_a_coroutine_view_is_still_wrapped(app):
     else:
         assert wrapped is not view and app.ensure_sync(view) is not view
     assert view not in app._synchronous
+
+
+def test_a_views_own_security_header_wins_and_the_rest_are_added(monkeypatch, tmp_path):
+    from flask import make_response
+
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    app = create_app({"SECRET_KEY": "x" * 32, "TESTING": True})
+
+    @app.get("/_framed")
+    def framed():
+        response = make_response("ok")
+        response.headers["x-frame-options"] = "SAMEORIGIN"
+        return response
+
+    response = app.test_client().get("/_framed")
+    assert response.headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Strict-Transport-Security" not in response.headers  # not in production
+
+
+def test_production_adds_hsts(monkeypatch, tmp_path):
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    app = create_app({"PRODUCTION": True, "SECRET_KEY": "x" * 32, "TESTING": True})
+    response = app.test_client().get("/sign-in")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
