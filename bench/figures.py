@@ -89,7 +89,8 @@ def intake(ctx: Ctx) -> list[Figure]:
     note = (f"{cpu * 1000:.1f} ms Python CPU per referral in-process (one core's ceiling "
             f"{1 / cpu:,.0f}/s); the group commit's writer, in-process: {fixed * 1000:.1f} ms "
             f"a group + {each * 1000:.2f} ms a referral; "
-            f"{real.requests:,} requests in {real.seconds:.1f} s, {real.errors} errors, "
+            f"{real.requests:,} requests in {real.seconds:.1f} s, {real.errors} errors"
+            f"{f' {real.statuses}' if real.errors else ''}, "
             f"{stored:,} referrals stored; bare {bare.requests:,} requests; load tool {real.tool}; "
             f"gunicorn {ctx.product.config}")
     return [

@@ -97,7 +97,8 @@ def _wrk(port, method, path, headers, body_format, run_id, connections, seconds,
         raise RuntimeError(f"wrk printed no summary:\n{out[-2000:]}")
     data = json.loads(line.split(" ", 1)[1])
     return LoadResult(data["requests"], data["duration_us"] / 1e6, data["p50_us"] / 1e3,
-                      data["p99_us"] / 1e3, data["status_errors"] + data["socket_errors"], "wrk")
+                      data["p99_us"] / 1e3, data["status_errors"] + data["socket_errors"], "wrk",
+                      {"non-2xx": data["status_errors"], "socket": data["socket_errors"]})
 
 
 def _threads(port, method, path, headers, body_format, run_id, connections, seconds, max_requests):
