@@ -130,7 +130,7 @@ def assignment_event(lead: Lead, rep_id: int, at: datetime, actor_id: int | None
     """The unflushed record of giving an unassigned lead to a rep, with the lead given
     (`stage`: the lead's stage then, when it is not the stage it has now)."""
     stage = stage or lead.stage
-    event = new_rows.row(
+    event = new_rows.child(
         LeadEvent, lead, lead=lead, kind="assign", from_stage=stage, to_stage=stage,
         actor_id=actor_id, at=at, reason=reason,
         data={"from_owner": lead.owner_id, "to_owner": rep_id, "restart": False},

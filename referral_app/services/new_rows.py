@@ -12,7 +12,7 @@ at the end of that statement, so the order of the clauses does not matter to Pos
 they are in foreign-key order all the same.
 
 The group's rows are built as `Plain` rows (intake.arrival(plain=True) and the helpers it
-calls, through `new`/`row`): the models' attributes without SQLAlchemy's instrumentation,
+calls, through `new` and `child`): the models' attributes without SQLAlchemy's instrumentation,
 which nothing needs for rows that only this module writes. ORM rows are accepted too, and
 join the session as persistent afterwards.
 
@@ -73,8 +73,9 @@ class Plain:
     """A new row of `model` as plain attributes, for rows that only this module writes
     (intake's groups on PostgreSQL): what the model's constructor builds, without
     SQLAlchemy's instrumentation. Building six ORM rows a referral (an event for every
-    attribute set and backref, then joining the session) was ~40 % of the intake writer's
-    CPU, for rows nothing else reads (bench session 12).
+    attribute set and backref, then joining the session) was the largest part of the
+    intake writer's CPU (~40 % in cProfile), for rows nothing else reads; plain, the writer
+    spends ~17 % less under load (bench session 12).
 
     Unset columns and relationships read None, as on a new ORM row (column defaults are
     filled in by the insert); validated columns go through the model's validators (e-mails
@@ -112,7 +113,7 @@ def new(model, plain: bool, **values):
     return Plain(model, **values) if plain else model(**values)
 
 
-def row(model, parent, **values):
+def child(model, parent, **values):
     """A new `model` row hanging off `parent` (a lead's event or clock): plain when the
     parent is, so that the rows of one referral are all of one kind."""
     return new(model, isinstance(parent, Plain), **values)

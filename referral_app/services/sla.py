@@ -94,8 +94,8 @@ def new_clock(lead: Lead, kind: str, agreement: Agreement, at: datetime) -> SlaC
     The lead's `sla_due_at` becomes this due time (right for its first clock; start_clock
     refreshes it from the database when the lead has others).
     """
-    clock = new_rows.row(SlaClock, lead, lead=lead, kind=kind, agreement_id=agreement.id,
-                         owner_id=lead.owner_id)
+    clock = new_rows.child(SlaClock, lead, lead=lead, kind=kind, agreement_id=agreement.id,
+                           owner_id=lead.owner_id)
     _time(clock, agreement, at)
     lead.sla_due_at = clock.due_at
     return clock

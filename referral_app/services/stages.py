@@ -64,9 +64,9 @@ def stage_event(lead: Lead, to_stage: str, *, actor_id: int | None, at: datetime
                 reason: str | None = None, data: dict | None = None) -> LeadEvent:
     """The event of a move the caller has checked, with the lead moved; neither is flushed
     (intake builds a new lead's events this way and inserts them all in one flush)."""
-    event = new_rows.row(LeadEvent, lead, lead=lead, kind="stage", from_stage=lead.stage,
-                         to_stage=to_stage, actor_id=actor_id, at=at, reason=reason,
-                         data=data or {})
+    event = new_rows.child(LeadEvent, lead, lead=lead, kind="stage", from_stage=lead.stage,
+                           to_stage=to_stage, actor_id=actor_id, at=at, reason=reason,
+                           data=data or {})
     lead.stage = to_stage
     lead.is_open = to_stage in OPEN_STAGES
     # Releasing the unique open_email lets the same person be referred again later.
@@ -87,6 +87,6 @@ def arrival_event(lead: Lead, actor_id: int | None, at: datetime,
 
     No follow-up job hangs off the arrival (intake's own job does): processed at once.
     """
-    return new_rows.row(LeadEvent, lead, lead=lead, kind="stage", from_stage=None,
-                        to_stage="new", actor_id=actor_id, at=at,
-                        data={"source": source} if source else {}, processed_at=at)
+    return new_rows.child(LeadEvent, lead, lead=lead, kind="stage", from_stage=None,
+                          to_stage="new", actor_id=actor_id, at=at,
+                          data={"source": source} if source else {}, processed_at=at)

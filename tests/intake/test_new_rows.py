@@ -90,9 +90,9 @@ def test_a_plain_row_reads_as_a_new_orm_row_does():
     assert referral.lead is lead and lead.referral is referral  # the one-to-one backref
     assert lead.owner_id is None and lead.agreement is None  # unset: None, as on Lead()
     assert new_rows.model_of(lead) is Lead and new_rows.model_of(Lead()) is Lead
-    event = new_rows.row(LeadEvent, lead, lead=lead, kind="stage")
+    event = new_rows.child(LeadEvent, lead, lead=lead, kind="stage")
     assert isinstance(event, new_rows.Plain) and event.lead is lead
-    assert isinstance(new_rows.row(LeadEvent, Lead(), kind="stage"), LeadEvent)
+    assert isinstance(new_rows.child(LeadEvent, Lead(), kind="stage"), LeadEvent)
     with pytest.raises(TypeError, match="invalid keyword argument for Lead"):
         new_rows.Plain(Lead, colour="blue")
     with pytest.raises(AttributeError, match="Lead has no attribute 'colour'"):
