@@ -66,22 +66,21 @@ def intake(ctx: Ctx) -> list[Figure]:
         return [missing(name, target, "POST /api/v1/referrals"),
                 missing("intake latency p50 / p99", "p99 < 50 ms", "POST /api/v1/referrals")]
     headers = {"Content-Type": "application/json"}
-    meter = CpuMeter(ctx.bare, ctx.database)
-    bare = load.concurrent(ctx.bare.port, "POST", "/echo", headers, INTAKE_BODY, "bare",
-                           seconds=ctx.seconds)
-    bare_cpu = meter.per_request(bare.requests)
     auth = dict(headers, **ctx.bearer(ctx.scenario.referrer_token))
     run = ctx.scenario.run_id
     load.concurrent(ctx.product.port, "POST", "/api/v1/referrals", auth, INTAKE_BODY, run + "w",
                     connections=8, seconds=2)  # warm-up: pools, caches, code paths
-    meter = CpuMeter(ctx.product, ctx.database)
-    real = load.concurrent(ctx.product.port, "POST", "/api/v1/referrals", auth, INTAKE_BODY, run,
-                           seconds=ctx.seconds)
-    real_cpu = meter.per_request(real.requests)
+    # The bare endpoint and intake in turns, three times (once for --smoke): a shared
+    # machine's speed changes within minutes, and each turn's pair is measured back to back.
+    # The turn with the median intake throughput is reported, every turn in the note.
+    turns = [_intake_turn(ctx, headers, auth, f"{run}r{n}")
+             for n in range(1 if ctx.smoke else 3)]
+    bare, bare_cpu, real, real_cpu = sorted(turns, key=lambda turn: turn[2].rps)[len(turns) // 2]
+    requests, errors = sum(t[2].requests for t in turns), sum(t[2].errors for t in turns)
     with pgload.connect(ctx.url, autocommit=True) as conn:
         stored = conn.execute("SELECT count(*) FROM referrals WHERE program_id = %s AND "
                               "referee_email LIKE %s", (ctx.scenario.program_id,
-                                                        f"load-{run}-%")).fetchone()[0]
+                                                        f"load-{run}r%")).fetchone()[0]
     ratio = real.rps / bare.rps if bare.rps else 0
     ctx.note_rss()
     cpu = cpu_per_request(ctx, "POST", "/api/v1/referrals", auth, INTAKE_BODY)
@@ -89,19 +88,33 @@ def intake(ctx: Ctx) -> list[Figure]:
     note = (f"{cpu * 1000:.1f} ms Python CPU per referral in-process (one core's ceiling "
             f"{1 / cpu:,.0f}/s); the group commit's writer, in-process: {fixed * 1000:.1f} ms "
             f"a group + {each * 1000:.2f} ms a referral; "
-            f"{real.requests:,} requests in {real.seconds:.1f} s, {real.errors} errors"
-            f"{f' {real.statuses}' if real.errors else ''}, "
-            f"{stored:,} referrals stored; bare {bare.requests:,} requests; load tool {real.tool}; "
-            f"gunicorn {ctx.product.config}")
+            f"turns (intake/s, bare/s, p99 ms): " + ", ".join(
+                f"{t[2].rps:,.0f}/{t[0].rps:,.0f} ({t[2].rps / t[0].rps:.2f}×, {t[2].p99_ms:.0f})"
+                for t in turns if t[0].rps) + "; "
+            f"{requests:,} requests in {sum(t[2].seconds for t in turns):.1f} s, {errors} errors"
+            f"{' ' + str([t[2].statuses for t in turns]) if errors else ''}, "
+            f"{stored:,} referrals stored; load tool {real.tool}; gunicorn {ctx.product.config}")
     return [
         Figure(name, f"{real.rps:,.0f} req/s", target, f"bare {bare.rps:,.0f} req/s",
-               f"{ratio:.2f}×", real.rps >= 1000 and ratio >= 0.3 and real.errors == 0, note),
+               f"{ratio:.2f}×", real.rps >= 1000 and ratio >= 0.3 and errors == 0, note),
         Figure("intake latency p50 / p99", f"{real.p50_ms:.1f} / {real.p99_ms:.1f} ms",
                "p99 < 50 ms", f"bare {bare.p50_ms:.1f} / {bare.p99_ms:.1f} ms",
                f"{real.p99_ms / bare.p99_ms:.1f}× (p99)" if bare.p99_ms else "",
-               real.p99_ms < 50 and real.errors == 0),
+               real.p99_ms < 50 and errors == 0),
         cpu_budget(real_cpu, bare_cpu),
     ]
+
+
+def _intake_turn(ctx: Ctx, headers: dict, auth: dict, run: str) -> tuple:
+    """(bare load, its CPU split, intake load, its CPU split), one after the other."""
+    meter = CpuMeter(ctx.bare, ctx.database)
+    bare = load.concurrent(ctx.bare.port, "POST", "/echo", headers, INTAKE_BODY, "bare",
+                           seconds=ctx.seconds)
+    bare_cpu = meter.per_request(bare.requests)
+    meter = CpuMeter(ctx.product, ctx.database)
+    real = load.concurrent(ctx.product.port, "POST", "/api/v1/referrals", auth, INTAKE_BODY, run,
+                           seconds=ctx.seconds)
+    return bare, bare_cpu, real, meter.per_request(real.requests)
 
 
 def writer_cost(ctx: Ctx, small: int = 2, large: int = 16, rounds: int = 15):
