@@ -87,6 +87,8 @@ class RelayedWriter:
             _, answer = pipe.execute()
         except RedisError as exc:
             # Without Redis no writer hears of it: a retry with the same key is safe.
+            self.app.logger.warning("intake: the relay to the writer failed (%r); answered "
+                                    "503", exc)
             raise Unavailable("Intake cannot reach its writer; retry with the same "
                               "Idempotency-Key.") from exc
         if answer is None:

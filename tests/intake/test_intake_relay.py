@@ -149,7 +149,8 @@ def test_a_mistyped_intake_writer_stops_the_app_at_start():
         make_app(INTAKE_WRITER="proces")
 
 
-def test_without_redis_a_request_gets_503_not_500(app, relayed, api, world, db, monkeypatch):
+def test_without_redis_a_request_gets_503_not_500(app, relayed, api, world, db, monkeypatch,
+                                                 caplog):
     from redis import Redis
 
     unreachable = Redis(host="127.0.0.1", port=1, socket_connect_timeout=1)
@@ -157,6 +158,9 @@ def test_without_redis_a_request_gets_503_not_500(app, relayed, api, world, db, 
     answer = post(api(world.referrer), 30)
     assert answer.status_code == 503 and answer.json["error"]["code"] == "unavailable"
     assert db.session.scalar(select(func.count()).select_from(Referral)) == 0
+    # The operator sees why (a 503 is not logged as an error by Flask).
+    assert any("relay to the writer failed" in r.getMessage() and "ConnectionError" in
+               r.getMessage() for r in caplog.records)
 
 
 def test_the_writer_reports_its_groups(app, relayed, api, world, db, caplog):
