@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bench import load, pgload
+from bench import load, pgload, scenario
 from bench.report import Figure, missing, ms
 from bench.scenario import INTAKE_REFERRER, Scenario
 from bench.server import CpuMeter, Gunicorn
@@ -85,6 +85,7 @@ def intake(ctx: Ctx) -> list[Figure]:
     ctx.note_rss()
     cpu = cpu_per_request(ctx, "POST", "/api/v1/referrals", auth, INTAKE_BODY)
     fixed, each = writer_cost(ctx)
+    scenario.forget_intake(ctx.url, ctx.scenario)
     note = (f"{cpu * 1000:.1f} ms Python CPU per referral in-process (one core's ceiling "
             f"{1 / cpu:,.0f}/s); the group commit's writer, in-process: {fixed * 1000:.1f} ms "
             f"a group + {each * 1000:.2f} ms a referral; "

@@ -33,7 +33,12 @@ function request()
   local body = string.format(os.getenv("BENCH_BODY"), tid, counter, os.getenv("BENCH_RUN"), tid, counter)
   return wrk.format(os.getenv("BENCH_METHOD"), os.getenv("BENCH_PATH"), nil, body)
 end
+local shown = 0
 function response(status, headers, body)
+  if status >= 300 and shown < 3 then  -- what an error answer said, for the figure's note
+    shown = shown + 1
+    io.write(string.format("BENCHBAD %d %s\n", status, string.sub(body or "", 1, 160)))
+  end
   if counter >= limit then wrk.thread:stop() end
 end
 function done(summary, latency, requests)
@@ -96,9 +101,11 @@ def _wrk(port, method, path, headers, body_format, run_id, connections, seconds,
     if line is None:
         raise RuntimeError(f"wrk printed no summary:\n{out[-2000:]}")
     data = json.loads(line.split(" ", 1)[1])
+    bad = [x.split(" ", 1)[1] for x in out.splitlines() if x.startswith("BENCHBAD ")][:3]
     return LoadResult(data["requests"], data["duration_us"] / 1e6, data["p50_us"] / 1e3,
                       data["p99_us"] / 1e3, data["status_errors"] + data["socket_errors"], "wrk",
-                      {"non-2xx": data["status_errors"], "socket": data["socket_errors"]})
+                      {"non-2xx": data["status_errors"], "socket": data["socket_errors"],
+                       **({"answers": bad} if bad else {})})
 
 
 def _threads(port, method, path, headers, body_format, run_id, connections, seconds, max_requests):

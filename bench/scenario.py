@@ -107,14 +107,31 @@ def cleanup(url: str, scenario: Scenario | None) -> None:
     touched = {"users", "api_tokens", "refused_referrals"}
     with pgload.connect(url, autocommit=False) as conn:
         if scenario is not None:
-            delete_tree(conn, "referrals", f"program_id = {int(scenario.program_id)}",
-                        touched=touched)
-            conn.execute("DELETE FROM refused_referrals WHERE program_id = %s",
-                         (scenario.program_id,))
+            _delete_intake(conn, scenario, touched)
             conn.execute("DELETE FROM api_tokens WHERE id = ANY(%s)", (scenario.token_ids,))
         for schema in (SWEEP, SWEEP_REF, EXPORT):
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         conn.commit()
+    _vacuum(url, touched)
+
+
+def forget_intake(url: str, scenario: Scenario) -> None:
+    """Remove the referrals the intake loads wrote (tens of thousands, all today), so that
+    the figures after intake measure the data set: the reports read today's rows live (the
+    report days roll up the days before), and the reps' queues hold intake's leads."""
+    touched = {"users", "refused_referrals"}
+    with pgload.connect(url, autocommit=False) as conn:
+        _delete_intake(conn, scenario, touched)
+        conn.commit()
+    _vacuum(url, touched)
+
+
+def _delete_intake(conn, scenario: Scenario, touched: set) -> None:
+    delete_tree(conn, "referrals", f"program_id = {int(scenario.program_id)}", touched=touched)
+    conn.execute("DELETE FROM refused_referrals WHERE program_id = %s", (scenario.program_id,))
+
+
+def _vacuum(url: str, touched: set) -> None:
     with pgload.connect(url, autocommit=True) as conn:
         if conn.execute("SHOW autovacuum").fetchone()[0] == "off":
             conn.execute(f"VACUUM (ANALYZE) {', '.join(sorted(touched))}")

@@ -68,3 +68,21 @@ def test_reports_alone_bring_the_report_days_pass():
     assert parse(["--only", "intake", "rollup", "reports"]).only == ["intake", "rollup", "reports"]
     assert parse(["--only", "intake"]).only == ["intake"]
     assert parse([]).only is None
+
+
+def test_wrk_load_says_what_error_answers_said():
+    """An error answer's status and body reach the figure's note (wrk counts them only)."""
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
+    server = Gunicorn("bench.bare_app:app", env, 1, 2, "test-errors").start("/")
+    try:
+        result = load.concurrent(server.port, "POST", "/no-such-path", {}, "%d%d%s%d%d", "t",
+                                 connections=2, seconds=1, max_requests=20)
+    finally:
+        server.stop()
+    assert result.errors == result.requests > 0
+    if result.tool == "wrk":
+        assert result.statuses["non-2xx"] == result.requests and result.statuses["socket"] == 0
+        assert 1 <= len(result.statuses["answers"]) <= 3
+        assert result.statuses["answers"][0].startswith("404 ")
+    else:  # without wrk the threads fallback keeps every status
+        assert result.statuses == {404: result.requests}
