@@ -26,15 +26,20 @@ def test_bare_app_under_gunicorn_and_bounded_load():
     assert server.proc.poll() is not None
 
 
-def test_python_threads_fallback_counts_statuses(monkeypatch):
-    monkeypatch.setattr(load.shutil, "which", lambda name: None)  # as on a machine without wrk
+def _post_to_bare(name: str, path: str, seconds: float, max_requests: int) -> load.LoadResult:
+    """A bounded POST load on the bare app under a gunicorn of its own."""
     env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
-    server = Gunicorn("bench.bare_app:app", env, 1, 2, "test-threads").start("/")
+    server = Gunicorn("bench.bare_app:app", env, 1, 2, name).start("/")
     try:
-        result = load.concurrent(server.port, "POST", "/echo", {}, "%d%d%s%d%d", "t",
-                                 connections=2, seconds=5, max_requests=50)
+        return load.concurrent(server.port, "POST", path, {}, "%d%d%s%d%d", "t",
+                               connections=2, seconds=seconds, max_requests=max_requests)
     finally:
         server.stop()
+
+
+def test_python_threads_fallback_counts_statuses(monkeypatch):
+    monkeypatch.setattr(load.shutil, "which", lambda name: None)  # as on a machine without wrk
+    result = _post_to_bare("test-threads", "/echo", 5, 50)
     assert result.tool == "python threads"
     assert result.requests == 50 and result.statuses == {201: 50} and result.errors == 0
 
@@ -72,13 +77,7 @@ def test_reports_alone_bring_the_report_days_pass():
 
 def test_wrk_load_says_what_error_answers_said():
     """An error answer's status and body reach the figure's note (wrk counts them only)."""
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
-    server = Gunicorn("bench.bare_app:app", env, 1, 2, "test-errors").start("/")
-    try:
-        result = load.concurrent(server.port, "POST", "/no-such-path", {}, "%d%d%s%d%d", "t",
-                                 connections=2, seconds=1, max_requests=20)
-    finally:
-        server.stop()
+    result = _post_to_bare("test-errors", "/no-such-path", 1, 20)
     assert result.errors == result.requests > 0
     if result.tool == "wrk":
         assert result.statuses["non-2xx"] == result.requests and result.statuses["socket"] == 0
