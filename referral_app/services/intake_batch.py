@@ -278,9 +278,7 @@ def _number(rows: list) -> None:
         found[name].append(row_id)
     ids = {name: iter(values) for name, values in found.items()}
     for row in rows:
-        # Into the row's dict, as new_rows writes the rest (an ORM row's attribute event
-        # would be work for nobody: new_rows makes it persistent without history).
-        row.__dict__["id"] = next(ids[new_rows.model_of(row).__table__.name])
+        row.id = next(ids[new_rows.model_of(row).__table__.name])
 
 
 def _one_by_one(accepted, code_rows: dict, at: datetime) -> dict:

@@ -12,9 +12,9 @@ at the end of that statement, so the order of the clauses does not matter to Pos
 they are in foreign-key order all the same.
 
 The group's rows are built as `Plain` rows (intake.arrival(plain=True) and the helpers it
-calls, through `new` and `child`): the models' attributes without SQLAlchemy's instrumentation,
-which nothing needs for rows that only this module writes. ORM rows are accepted too, and
-join the session as persistent afterwards.
+calls, through `new` and `child`): the models' attributes without SQLAlchemy's
+instrumentation, which nothing needs for rows that only this module writes. They never join
+the session.
 
 What the flush would add is added here, through the same code: many-to-one relationships
 copied to their foreign keys, column defaults, and the before_flush marks of a new lead
@@ -28,8 +28,6 @@ from collections import defaultdict
 from datetime import UTC
 
 from sqlalchemy import JSON, Numeric, inspect
-from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.interfaces import MANYTOONE
 
 from referral_app.extensions import db
@@ -39,9 +37,8 @@ from referral_app.models.lead import LeadEvent, mark_new_lead, stage_marks
 
 
 def insert_new(rows: list) -> None:
-    """INSERT `rows` (new, ids set, parents before children or anywhere: tables are sorted)
-    and add the ORM ones to the session as persistent (Plain rows stay out of it). Flushes
-    nothing else."""
+    """INSERT `rows` (new Plain rows, ids set, parents before children or anywhere: tables
+    are sorted). Flushes nothing of the session."""
     session = db.session()
     now = utcnow()
     marks = stage_marks(session, [r for r in rows if model_of(r) is LeadEvent],
@@ -57,16 +54,6 @@ def insert_new(rows: list) -> None:
     session.connection().exec_driver_sql(
         _statement(tuple(t.name for t in tables)),
         tuple(json.dumps([_values(row) for row in by_table[table]]) for table in tables))
-    for row in rows:
-        if isinstance(row, Plain):
-            continue
-        make_transient_to_detached(row)  # as if loaded: no history, nothing pending
-        # What Session.add does for a detached row, without its save-update cascade: that
-        # walks every relationship of every row it reaches, to find rows that are all here
-        # already (~9 % of the writer's CPU, bench session 11; adding every row walked them
-        # again and again, a fifth, session 10). A private method of SQLAlchemy 2
-        # (setup.cfg: <3); tests/intake/test_new_rows.py checks the rows are in the session.
-        session._update_impl(instance_state(row))
 
 
 class Plain:
