@@ -6,6 +6,7 @@ import statistics
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from bench import load, pgload, scenario
 from bench.report import Figure, missing, ms
@@ -75,8 +76,8 @@ def intake(ctx: Ctx) -> list[Figure]:
     # The turn with the median intake throughput is reported, every turn in the note.
     turns = [_intake_turn(ctx, headers, auth, f"{run}r{n}")
              for n in range(1 if ctx.smoke else 3)]
-    bare, bare_cpu, real, real_cpu = sorted(turns, key=lambda turn: turn[2].rps)[len(turns) // 2]
-    requests, errors = sum(t[2].requests for t in turns), sum(t[2].errors for t in turns)
+    bare, bare_cpu, real, real_cpu = sorted(turns, key=lambda t: t.real.rps)[len(turns) // 2]
+    requests, errors = sum(t.real.requests for t in turns), sum(t.real.errors for t in turns)
     with pgload.connect(ctx.url, autocommit=True) as conn:
         stored = conn.execute("SELECT count(*) FROM referrals WHERE program_id = %s AND "
                               "referee_email LIKE %s", (ctx.scenario.program_id,
@@ -90,10 +91,10 @@ def intake(ctx: Ctx) -> list[Figure]:
             f"{1 / cpu:,.0f}/s); the group commit's writer, in-process: {fixed * 1000:.1f} ms "
             f"a group + {each * 1000:.2f} ms a referral; "
             f"turns (intake/s, bare/s, p99 ms): " + ", ".join(
-                f"{t[2].rps:,.0f}/{t[0].rps:,.0f} ({t[2].rps / t[0].rps:.2f}×, {t[2].p99_ms:.0f})"
-                for t in turns if t[0].rps) + "; "
-            f"{requests:,} requests in {sum(t[2].seconds for t in turns):.1f} s, {errors} errors"
-            f"{' ' + str([t[2].statuses for t in turns]) if errors else ''}, "
+                f"{t.real.rps:,.0f}/{t.bare.rps:,.0f} ({t.real.rps / t.bare.rps:.2f}×, "
+                f"{t.real.p99_ms:.0f})" for t in turns if t.bare.rps) + "; "
+            f"{requests:,} requests in {sum(t.real.seconds for t in turns):.1f} s, {errors} errors"
+            f"{' ' + str([t.real.statuses for t in turns]) if errors else ''}, "
             f"{stored:,} referrals stored; load tool {real.tool}; gunicorn {ctx.product.config}")
     return [
         Figure(name, f"{real.rps:,.0f} req/s", target, f"bare {bare.rps:,.0f} req/s",
@@ -106,8 +107,15 @@ def intake(ctx: Ctx) -> list[Figure]:
     ]
 
 
-def _intake_turn(ctx: Ctx, headers: dict, auth: dict, run: str) -> tuple:
-    """(bare load, its CPU split, intake load, its CPU split), one after the other."""
+class Turn(NamedTuple):
+    """The bare endpoint's load and intake's, one after the other, with their CPU splits."""
+    bare: load.LoadResult
+    bare_cpu: dict
+    real: load.LoadResult
+    real_cpu: dict
+
+
+def _intake_turn(ctx: Ctx, headers: dict, auth: dict, run: str) -> Turn:
     meter = CpuMeter(ctx.bare, ctx.database)
     bare = load.concurrent(ctx.bare.port, "POST", "/echo", headers, INTAKE_BODY, "bare",
                            seconds=ctx.seconds)
@@ -115,7 +123,7 @@ def _intake_turn(ctx: Ctx, headers: dict, auth: dict, run: str) -> tuple:
     meter = CpuMeter(ctx.product, ctx.database)
     real = load.concurrent(ctx.product.port, "POST", "/api/v1/referrals", auth, INTAKE_BODY, run,
                            seconds=ctx.seconds)
-    return bare, bare_cpu, real, meter.per_request(real.requests)
+    return Turn(bare, bare_cpu, real, meter.per_request(real.requests))
 
 
 def writer_cost(ctx: Ctx, small: int = 2, large: int = 16, rounds: int = 15):

@@ -84,14 +84,13 @@ class CpuMeter:
         # The web workers and the intake writer processes apart: they are scaled apart.
         self.pids = {pid: "web" for pid in server.worker_pids()}
         self.pids.update({pid: "writer" for pid in server.writer_pids()})
-        self.parts = ("web", *(("writer",) if server.writer_pids() else ()))
         self.database = database
         self.before = cpu_by_process(self.pids, self.NAMES, database)
 
     def per_request(self, requests: int) -> dict[str, float]:
         """CPU milliseconds per request of each part since the meter was made."""
         after = cpu_by_process(self.pids, self.NAMES, self.database)
-        out = dict.fromkeys((*self.parts, *self.NAMES, "load tool"), 0.0)
+        out = dict.fromkeys(("web", *self.pids.values(), *self.NAMES, "load tool"), 0.0)
         for (part, pid), seconds in after.items():
             out[part] += (seconds - self.before.get((part, pid), 0.0)) * 1000 / max(requests, 1)
         return out
