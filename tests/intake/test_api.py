@@ -168,7 +168,15 @@ def test_one_referral_with_lead_stage_rewards_money_and_time(world, db, api):
 def test_the_endpoints_are_in_the_openapi_document(client):
     spec = client.get("/api/openapi.json").json
     post = spec["paths"]["/api/v1/referrals"]["post"]
-    assert "201" in post["responses"] and "409" in post["responses"]
+    # Every alternative answer is in the document, with the view's own description of it.
+    answers = post["responses"]
+    assert set(answers) >= {"201", "401", "403", "404", "409", "413", "422", "503"}
+    assert answers["401"] == {"$ref": "#/components/responses/UNAUTHORIZED"}
+    assert "Idempotency-Key" in answers["503"]["description"]
+    assert "`duplicate`" in answers["409"]["description"]
+    assert "kind_not_allowed" in answers["403"]["description"]
+    error = answers["409"]["content"]["application/json"]["schema"]
+    assert error == {"$ref": "#/components/schemas/ErrorBody"}
     assert "get" in spec["paths"]["/api/v1/referrals/{referral_id}"]
     schemas = spec["components"]["schemas"]
     assert {"ReferralIn", "ReferralOut", "ReferralCreatedOut"} <= set(schemas)

@@ -163,6 +163,33 @@ def test_without_redis_a_request_gets_503_not_500(app, relayed, api, world, db, 
                r.getMessage() for r in caplog.records)
 
 
+def test_a_relay_that_fails_midway_is_not_sent_again(app, relayed, api, world, db,
+                                                   monkeypatch):
+    """An error met once the submission may have reached Redis answers 503 at once: the
+    web side never sends a submission twice (the writer would record the copy as a
+    refused duplicate). A client made by Redis.from_url has no retries; one given
+    redis-py's Redis() default (3, with 1-10 s pauses) would fail this."""
+    from redis.connection import AbstractConnection
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    intake_relay._redis(app).ping()  # connected: only the pipeline is sent
+    real_send, sent = AbstractConnection.send_packed_command, []
+
+    def send_then_fail(connection, command, check_health=True):
+        real_send(connection, command, check_health)
+        sent.append(command)
+        raise RedisConnectionError("connection reset after sending")
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", send_then_fail)
+    began = time.monotonic()
+    answer = post(api(world.referrer), 31)
+    monkeypatch.undo()
+    assert answer.status_code == 503 and answer.json["error"]["code"] == "unavailable"
+    assert len(sent) == 1 and relayed.waiting() == 1  # pushed once, never again
+    assert time.monotonic() - began < 1  # no pause before a retry
+    assert db.session.scalar(select(func.count()).select_from(RefusedReferral)) == 0
+
+
 def test_the_writer_reports_its_groups(app, relayed, api, world, db, caplog):
     relayed.start()
     client = api(world.referrer)
