@@ -20,7 +20,7 @@ class Interlock(Flask):
     flask-smorest wraps a view in one layer per documented response, and each layer calls
     ensure_sync on every request: inspect.iscoroutinefunction 19 times for each
     POST /api/v1/referrals, ~6 % of a web worker's CPU on it (bench, session 12). A plain
-    function found synchronous is remembered while it lives (a WeakSet: the closures that
+    function (or a bound method's function) found synchronous is remembered while it lives (a WeakSet: the closures that
     `after_this_request` makes per request are not kept).
     """
 
@@ -29,14 +29,17 @@ class Interlock(Flask):
         self._synchronous: weakref.WeakSet = weakref.WeakSet()
 
     def ensure_sync(self, func):
+        # A bound method (Flask-Login's after_request hook) is a new object at each access:
+        # it is remembered by its function, which is synchronous exactly when it is.
+        plain = getattr(func, "__func__", func)
         try:
-            if func in self._synchronous:
+            if plain in self._synchronous:
                 return func
         except TypeError:  # not weakly referenceable: never remembered
             return super().ensure_sync(func)
         wrapped = super().ensure_sync(func)
-        if wrapped is func and inspect.isfunction(func):
-            self._synchronous.add(func)
+        if wrapped is func and inspect.isfunction(plain):
+            self._synchronous.add(plain)
         return wrapped
 
 

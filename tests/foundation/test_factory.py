@@ -140,6 +140,37 @@ def test_sync_check_is_made_once_per_function_and_forgets_dead_ones(app, monkeyp
     assert len([f for f in app._synchronous if f.__name__ == "closure"]) == 0
 
 
+def test_a_bound_method_is_remembered_by_its_function(app, monkeypatch):
+    """Extensions register bound methods as hooks: a new object at every access, checked
+    once for all of them."""
+    import inspect
+
+    import flask.app
+
+    asked = []
+    monkeypatch.setattr(flask.app, "iscoroutinefunction",
+                        lambda f: asked.append(f) or inspect.iscoroutinefunction(f))
+
+    class Extension:
+        def hook(self, response):
+            return response
+
+        async def later(self):
+            return None
+
+    extension = Extension()
+    assert app.ensure_sync(extension.hook) == extension.hook
+    assert app.ensure_sync(extension.hook) == extension.hook
+    assert len(asked) == 1 and Extension.hook in app._synchronous
+    try:
+        wrapped = app.ensure_sync(extension.later)
+    except RuntimeError as exc:  # Flask without its async extra says so, as before
+        assert "async" in str(exc)
+    else:
+        assert wrapped != extension.later
+    assert Extension.later not in app._synchronous
+
+
 def test_a_coroutine_view_is_still_wrapped(app):
     async def view():
         return "ok"
