@@ -91,6 +91,11 @@ class FunnelOut(Schema):
     referral_to_purchase = ma.fields.Float(**RATE)
     reward_cost = Money()
     cost_per_won = Money(allow_none=True)
+    currencies = ma.fields.List(ma.fields.String(), metadata={
+        "description": "The currencies of the covered programs' reward rules, sorted: one "
+                       "means the money fields are in it; more, that their sums add amounts "
+                       "of different currencies as they are (filter by program or product "
+                       "to separate them); none, that no program has a reward rule."})
 
     @ma.pre_dump
     def from_funnel(self, f, **kwargs):
@@ -109,6 +114,7 @@ class FunnelOut(Schema):
             "purchases": f.purchases, "purchase_revenue": f.purchase_revenue,
             "referral_to_purchase": rate(f.referral_to_purchase),
             "reward_cost": f.reward_cost, "cost_per_won": f.cost_per_won,
+            "currencies": f.currencies,
         }
 
 

@@ -34,6 +34,24 @@ def test_funnel_for_a_program(world, frozen, marketing_api):
     assert unknown.status_code == 422 and "program" in unknown.get_json()["error"]["fields"]
 
 
+def test_funnel_says_which_currencies_its_money_is_in(world, frozen, marketing_api):
+    from tests import factories
+
+    factories.program(slug="gamma", product="Widget", rules=[
+        {"side": "get", "trigger": "won", "kind": "fixed", "amount": 50, "currency": "EUR"}])
+    factories.program(slug="delta", product="Gadget", rules=[("get", "won", "fixed", 100)])
+
+    def currencies(**query):
+        return marketing_api.get("/api/v1/reports/funnel",
+                                 query_string={**Q1, **query}).get_json()["currencies"]
+
+    assert currencies(program="alpha") == ["USD"]  # the world's rewards are in dollars
+    assert currencies(program="gamma") == ["EUR"]
+    assert currencies(product="Widget") == ["EUR", "USD"]  # the sums add both: said so
+    assert currencies(product="Gadget") == ["USD"]
+    assert currencies(product="Nothing") == []  # no reward rule: no currency to name
+
+
 def test_leaderboards(world, frozen, api, make_user):
     client = api(make_user("sales_manager"))
     body = client.get("/api/v1/reports/leaderboards",

@@ -19,6 +19,7 @@ from referral_app.services.reports.common import (
     SIDE_EXITS,
     cohort,
     count_if,
+    currencies_in,
     fast_reads,
     money_sum,
     per_lead_stages,
@@ -67,6 +68,9 @@ class Funnel:
     purchases: int = 0  # cohort referrals with a matched, unrefunded purchase
     purchase_revenue: Decimal = Decimal("0.00")
     reward_cost: Decimal = Decimal("0.00")
+    # The currencies of the covered programs' reward rules (common.currencies_in): one, the
+    # money above is in it; more, its sums add amounts of different currencies as they are.
+    currencies: list = field(default_factory=list)
 
     def steps(self) -> list[tuple[str, str, int, int, float | None]]:
         """(from, to, count from, count to, conversion) along the main path."""
@@ -147,7 +151,7 @@ def funnel(period, program=None, product=None) -> Funnel:
     counts = StageCounts.total(parts)
     return Funnel(period=period, program=program, product=product, counts=counts,
                   purchases=counts.purchases, purchase_revenue=counts.purchase_revenue,
-                  reward_cost=counts.reward_cost)
+                  reward_cost=counts.reward_cost, currencies=currencies_in(program, product))
 
 
 def _measured(period, program_id, product) -> StageCounts:
