@@ -20,8 +20,8 @@ class Interlock(Flask):
     flask-smorest wraps a view in one layer per documented response, and each layer calls
     ensure_sync on every request: inspect.iscoroutinefunction 19 times for each
     POST /api/v1/referrals, ~6 % of a web worker's CPU on it (bench, session 12). A plain
-    function (or a bound method's function) found synchronous is remembered while it lives (a WeakSet: the closures that
-    `after_this_request` makes per request are not kept).
+    function (or a bound method's function) found synchronous is remembered while it lives
+    (a WeakSet: the closures that `after_this_request` makes per request are not kept).
     """
 
     def __init__(self, *args, **kwargs):

@@ -22,8 +22,8 @@ class Blueprint(flask_smorest.Blueprint):
     def alt_response(self, status_code, response=None, **kwargs):
         """Document an alternative response without wrapping the view: flask-smorest's
         wrapper for one only calls the view, a call layer per documented response on every
-        request (8 on POST /referrals: ~3 % of a web worker's CPU under intake load, bench
-        session 13). The view keeps the document smorest built for it.
+        request (8 on POST /referrals: ~3 % of a web worker's CPU in py-spy under intake
+        load, bench session 13). The view keeps the document smorest built for it.
 
         Given both a standard response and a description, the description is documented
         with the error body (smorest would drop it for the bare reference)."""
