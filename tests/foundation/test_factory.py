@@ -2,6 +2,8 @@
 import gc
 import importlib
 
+import pytest
+
 from referral_app import config as settings
 from referral_app.app import create_app
 
@@ -111,17 +113,22 @@ def test_unknown_api_path_is_contract_json(client):
     assert response.json["error"]["code"] == "unauthenticated"
 
 
-def test_sync_check_is_made_once_per_function_and_forgets_dead_ones(app, monkeypatch):
-    """ensure_sync answers a synchronous function with itself, asking inspect only the
-    first time, and keeps no closure alive (after_this_request makes one per request)."""
+@pytest.fixture
+def asked(monkeypatch) -> list:
+    """What Flask's ensure_sync asked inspect about, in order."""
     import inspect
 
     import flask.app
 
-    asked = []
+    calls = []
     monkeypatch.setattr(flask.app, "iscoroutinefunction",
-                        lambda f: asked.append(f) or inspect.iscoroutinefunction(f))
+                        lambda f: calls.append(f) or inspect.iscoroutinefunction(f))
+    return calls
 
+
+def test_sync_check_is_made_once_per_function_and_forgets_dead_ones(app, asked):
+    """ensure_sync answers a synchronous function with itself, asking inspect only the
+    first time, and keeps no closure alive (after_this_request makes one per request)."""
     def view():
         return "ok"
 
@@ -140,17 +147,9 @@ def test_sync_check_is_made_once_per_function_and_forgets_dead_ones(app, monkeyp
     assert len([f for f in app._synchronous if f.__name__ == "closure"]) == 0
 
 
-def test_a_bound_method_is_remembered_by_its_function(app, monkeypatch):
+def test_a_bound_method_is_remembered_by_its_function(app, asked):
     """Extensions register bound methods as hooks: a new object at every access, checked
     once for all of them."""
-    import inspect
-
-    import flask.app
-
-    asked = []
-    monkeypatch.setattr(flask.app, "iscoroutinefunction",
-                        lambda f: asked.append(f) or inspect.iscoroutinefunction(f))
-
     class Extension:
         def hook(self, response):
             return response
