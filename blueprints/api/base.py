@@ -3,6 +3,7 @@ import flask_smorest
 import marshmallow as ma
 from flask import g
 
+from blueprints.api import ErrorBody
 from referral_app.errors import Forbidden, NotFound
 from referral_app.policy import may
 from referral_app.schemas import Schema
@@ -28,8 +29,6 @@ class Blueprint(flask_smorest.Blueprint):
         Given both a standard response and a description, the description is documented
         with the error body (smorest would drop it for the bare reference)."""
         if response is not None and kwargs.get("description"):
-            from blueprints.api import ErrorBody
-
             response, kwargs["schema"] = None, ErrorBody
         document = super().alt_response(status_code, response, **kwargs)
 
