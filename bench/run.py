@@ -47,8 +47,8 @@ def parse(argv):
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (2-4)")
     parser.add_argument("--threads", type=int, default=32,
                         help="gthread threads per worker (as docs/deploy.md)")
-    parser.add_argument("--intake-writers", type=int, default=1,
-                        help="`flask intake-writer` processes (INTAKE_WRITER=process, as "
+    parser.add_argument("--intake-writers", type=int, default=1, choices=(0, 1),
+                        help="1: a `flask intake-writer` process (INTAKE_WRITER=process, as "
                              "docs/deploy.md); 0: the writer thread in each web worker")
     parser.add_argument("--seconds", type=float, default=None, help="length of each load")
     parser.add_argument("--only", nargs="*", choices=list(FIGURES), help="measure only these")

@@ -67,8 +67,11 @@ def from_environment() -> dict:
         "GROUP_COMMIT_MAX": int(env.get("GROUP_COMMIT_MAX", "64")),
         "GROUP_COMMIT_WAIT": float(env.get("GROUP_COMMIT_WAIT", "30")),
         # Who writes those groups: a thread in each web process ("thread"), or the
-        # `flask intake-writer` processes, fed through Redis ("process"; docs/deploy.md).
+        # `flask intake-writer` process, fed through a socket ("process"; docs/deploy.md),
+        # which listens at this address: a path (Unix socket; by default
+        # <instance>/intake-writer.sock) or host:port.
         "INTAKE_WRITER": env.get("INTAKE_WRITER", "thread"),
+        "INTAKE_WRITER_ADDRESS": env.get("INTAKE_WRITER_ADDRESS") or None,
         # How long a process trusts an API token it has looked up (services/token_cache.py);
         # a revocation in another process takes effect here within this many seconds.
         "API_TOKEN_CACHE_SECONDS": float(env.get("API_TOKEN_CACHE_SECONDS", "2")),

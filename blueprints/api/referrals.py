@@ -4,6 +4,7 @@ from concurrent.futures import Future
 from flask import current_app, jsonify, request
 
 from blueprints.api import group_commit, intake_relay
+from blueprints.api import intake_writer as writer_process
 from blueprints.api.base import (
     Blueprint,
     caller,
@@ -117,8 +118,8 @@ def _check_writer(state) -> None:
 def intake_writer():
     """Write API referrals in groups for every web worker (INTAKE_WRITER=process)."""
     app = current_app._get_current_object()
-    intake_relay.prepare(app)
-    intake_relay.serve(app)
+    writer_process.prepare(app)
+    writer_process.serve(app)
 
 
 @blp.get("/referrals")

@@ -1,9 +1,12 @@
-"""Fixtures of the intake tests: a program with its agreement and reps, and a referee."""
+"""Fixtures of the intake tests: a program with its agreement and reps, a referee, and
+intake's writer process (its loop in a thread)."""
+import threading
 from dataclasses import dataclass
 
 import pytest
 from werkzeug.security import generate_password_hash
 
+from blueprints.api import group_commit, intake_writer
 from referral_app.models import Program, User
 from tests import factories as f
 
@@ -47,3 +50,32 @@ def referee(n: int = 1, **fields) -> dict:
               "country": "US"}
     values.update(fields)
     return values
+
+
+@pytest.fixture
+def relayed(app, monkeypatch):
+    """The app in INTAKE_WRITER=process; start() runs `flask intake-writer`'s loop (serve)
+    in a thread, stop() ends every loop started (as SIGTERM would)."""
+    monkeypatch.setitem(app.config, "INTAKE_WRITER", "process")
+    running = []
+
+    class Relay:
+        writer = group_commit.GroupCommit(app)
+
+        def start(self):
+            stop, listening = threading.Event(), threading.Event()
+            thread = threading.Thread(target=intake_writer.serve,
+                                      args=(app, stop, self.writer, listening), daemon=True)
+            thread.start()
+            running.append((stop, thread))
+            assert listening.wait(30), "the writer did not start"
+
+        def stop(self):
+            for stop, thread in running:
+                stop.set()
+                thread.join(timeout=10)
+            running.clear()
+
+    relay = Relay()
+    yield relay
+    relay.stop()
