@@ -91,7 +91,12 @@ class RelayedWriter:
             # The writer closed this connection before reading anything (it restarted since
             # the last request): a message is read whole or not at all, so send it again.
             conn, answered = self._connection(fresh=True)
-            conn.send_bytes(message)
+            try:
+                conn.send_bytes(message)
+            except OSError as exc:
+                self._forget()
+                raise Unavailable("Intake cannot reach its writer; retry with the same "
+                                  "Idempotency-Key.") from exc
         try:
             if not answered.poll(self.wait * 1000):
                 raise Unavailable("Intake is busy; retry with the same Idempotency-Key.")

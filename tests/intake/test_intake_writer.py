@@ -122,6 +122,34 @@ def test_a_slow_writer_s_late_answer_never_reaches_the_next_request(app, relayed
     assert referrals(db) == 1
 
 
+@pytest.mark.parametrize("failures, status", [(1, 201), (2, 503)])
+def test_a_send_that_fails_is_sent_once_more_on_a_new_connection(app, relayed, api, world, db,
+                                                                 monkeypatch, failures,
+                                                                 status):
+    """Nothing of a message whose send failed was read (a message is read whole or not at
+    all), so it is sent again, once, on a new connection."""
+    relayed.start()
+    real, failed = intake_relay.RelayedWriter._connection, []
+
+    class Broken:
+        def send_bytes(self, data):
+            raise BrokenPipeError("the writer closed this connection")
+
+    def connection(writer, fresh=False):
+        conn, answered = real(writer, fresh)
+        if len(failed) < failures:
+            failed.append(conn)
+            return Broken(), answered
+        return conn, answered
+
+    monkeypatch.setattr(intake_relay.RelayedWriter, "_connection", connection)
+    answer = post(api(world.referrer), 32)
+    monkeypatch.undo()
+    assert answer.status_code == status, answer.json
+    assert len(failed) == failures and len(set(map(id, failed))) == failures  # new each time
+    assert referrals(db) == (1 if status == 201 else 0)
+
+
 def test_a_request_after_the_writer_restarted_reconnects(app, relayed, api, world, db):
     client = api(world.referrer)
     relayed.start()
