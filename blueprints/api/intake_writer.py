@@ -37,6 +37,11 @@ LARGEST_MESSAGE = 1024 * 1024  # bytes; a request body is at most MAX_JSON_BYTES
 WRITER_GC_THRESHOLD = (50_000, 50, 50)  # the writer process's (see prepare)
 
 
+class CannotListen(RuntimeError):
+    """The writer cannot take connections at its address (another writer answers there, or
+    the system refused it)."""
+
+
 class Loop:
     """The listening writer: a thread accepts (and authenticates) connections, `step` runs
     one group of whatever waits on them."""
@@ -125,8 +130,11 @@ def _listen(app: Flask, where) -> Listener:
         except (OSError, EOFError, AuthenticationError):
             os.unlink(where)  # a socket file left by a writer that was killed
         else:
-            raise RuntimeError(f"another intake writer listens at {where}")
-    listener = Listener(where, family(where), backlog=BACKLOG, authkey=authkey(app))
+            raise CannotListen(f"another intake writer listens at {where}")
+    try:
+        listener = Listener(where, family(where), backlog=BACKLOG, authkey=authkey(app))
+    except OSError as exc:  # a port in use, a path too long or not writable
+        raise CannotListen(f"the intake writer cannot listen at {where}: {exc}") from exc
     if isinstance(where, str):
         os.chmod(where, 0o600)  # only this user's processes may even try the handshake
     return listener
@@ -137,11 +145,11 @@ def serve(app: Flask, stop: threading.Event | None = None,
           listening: threading.Event | None = None) -> None:
     """Write groups until `stop` is set (SIGTERM or SIGINT when on the main thread);
     `listening` is set once connections are taken."""
+    loop = Loop(app, writer)  # first: a writer that cannot listen changes nothing
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-    loop = Loop(app, writer)
     if listening is not None:
         listening.set()
     redis = Redis.from_url(redis_url_for(app.config), socket_connect_timeout=2,

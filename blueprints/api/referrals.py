@@ -1,6 +1,7 @@
 """Referrals API: submit a referral (idempotent), list and read them with their lead and rewards."""
 from concurrent.futures import Future
 
+import click
 from flask import current_app, jsonify, request
 
 from blueprints.api import group_commit, intake_relay
@@ -119,7 +120,10 @@ def intake_writer():
     """Write API referrals in groups for every web worker (INTAKE_WRITER=process)."""
     app = current_app._get_current_object()
     writer_process.prepare(app)
-    writer_process.serve(app)
+    try:
+        writer_process.serve(app)
+    except writer_process.CannotListen as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @blp.get("/referrals")

@@ -2,6 +2,7 @@
 a writer that restarts, goes away or is slow, a second writer, strangers and bad messages."""
 import json
 import os
+import signal
 import stat
 import threading
 import time
@@ -164,8 +165,16 @@ def test_one_writer_an_address_and_a_stale_socket_file_is_replaced(app, relayed)
     where = intake_relay.address(app)
     relayed.start()
     assert stat.S_IMODE(os.stat(where).st_mode) == 0o600  # only this user may connect
-    with pytest.raises(RuntimeError, match="another intake writer listens at"):
+    with pytest.raises(intake_writer.CannotListen, match="another intake writer listens at"):
         intake_writer.Loop(app)
+    # The command says so and exits, rather than printing a traceback (its process set-up,
+    # prepare, would change the test database's connections: not run here).
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(intake_writer, "prepare", lambda _app: None)
+        handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+        result = app.test_cli_runner().invoke(args=["intake-writer"])
+    assert result.exit_code == 1 and "another intake writer listens at" in result.output
+    assert {sig: signal.getsignal(sig) for sig in handlers} == handlers  # left as they were
     relayed.stop()
     with open(where, "w"):  # a file left where a killed writer listened
         pass
@@ -265,3 +274,9 @@ def test_the_address_defaults_to_a_socket_in_the_instance_folder(app, relayed, m
                                                               "intake-writer.sock")
     monkeypatch.setitem(app.config, "INTAKE_WRITER_ADDRESS", "/run/interlock/w.sock")
     assert intake_relay.address(app) == "/run/interlock/w.sock"
+
+
+def test_an_address_the_writer_cannot_use_is_a_clear_error(app, relayed, monkeypatch):
+    monkeypatch.setitem(app.config, "INTAKE_WRITER_ADDRESS", "/no/such/folder/intake.sock")
+    with pytest.raises(intake_writer.CannotListen, match="cannot listen at /no/such/folder"):
+        intake_writer.Loop(app)
