@@ -36,6 +36,7 @@ from referral_app.errors import DomainError, Unavailable
 from referral_app.extensions import db
 from referral_app.services import intake_batch
 
+UNREACHABLE = "Intake cannot reach its writer; retry with the same Idempotency-Key."
 CONNECT_PAUSE = 0.05  # seconds between attempts to reach a writer that is (re)starting
 _local = threading.local()  # each request thread's connection to the writer
 
@@ -95,8 +96,7 @@ class RelayedWriter:
                 conn.send_bytes(message)
             except OSError as exc:
                 self._forget()
-                raise Unavailable("Intake cannot reach its writer; retry with the same "
-                                  "Idempotency-Key.") from exc
+                raise Unavailable(UNREACHABLE) from exc
         try:
             if not answered.poll(self.wait * 1000):
                 raise Unavailable("Intake is busy; retry with the same Idempotency-Key.")
@@ -142,8 +142,7 @@ class RelayedWriter:
                 if time.monotonic() >= deadline:
                     self.app.logger.warning("intake: no writer at %s (%r); answered 503",
                                             where, exc)
-                    raise Unavailable("Intake cannot reach its writer; retry with the same "
-                                      "Idempotency-Key.") from exc
+                    raise Unavailable(UNREACHABLE) from exc
                 time.sleep(CONNECT_PAUSE)
 
     @staticmethod

@@ -19,15 +19,15 @@ from multiprocessing import AuthenticationError
 from multiprocessing.connection import Client, Listener
 
 from flask import Flask
-from redis import Redis, RedisError
+from redis import RedisError
 from sqlalchemy import event
 
 from blueprints.api import group_commit
 from blueprints.api.intake_relay import SENT_FIELDS, address, authkey, family
 from referral_app.errors import DomainError
 from referral_app.extensions import db
-from referral_app.jobs.connection import redis_url_for
 from referral_app.jobs.heartbeat import INTAKE_WRITER_INTERVAL, intake_writer_key
+from referral_app.jobs.queues import redis_connection
 from referral_app.services import intake_batch
 
 REPORT_SECONDS = 60  # how often the writer logs what it has done
@@ -152,8 +152,8 @@ def serve(app: Flask, stop: threading.Event | None = None,
             signal.signal(sig, lambda *_: stop.set())
     if listening is not None:
         listening.set()
-    redis = Redis.from_url(redis_url_for(app.config), socket_connect_timeout=2,
-                           socket_timeout=2)
+    with app.app_context():
+        redis = redis_connection()  # the process's client, which the group's jobs use too
     app.logger.info("intake writer: listening at %s", loop.where)
     reported, beat = (time.monotonic(), 0, 0, 0.0), 0.0
     try:

@@ -52,6 +52,12 @@ def referee(n: int = 1, **fields) -> dict:
     return values
 
 
+def post(client, n, **fields):
+    """POST /api/v1/referrals of referee `n` to the Widget program, with consent."""
+    return client.post("/api/v1/referrals", json=dict(
+        {"program": "widgets", "referee": referee(n), "consent": True}, **fields))
+
+
 @pytest.fixture
 def relayed(app, monkeypatch):
     """The app in INTAKE_WRITER=process; start() runs `flask intake-writer`'s loop (serve)

@@ -9,12 +9,7 @@ from sqlalchemy import select
 
 from blueprints.api import intake_writer
 from referral_app.models import Referral, RefusedReferral
-from tests.intake.conftest import referee
-
-
-def post(client, n, **fields):
-    return client.post("/api/v1/referrals", json=dict(
-        {"program": "widgets", "referee": referee(n), "consent": True}, **fields))
+from tests.intake.conftest import post, referee
 
 
 def test_the_writer_process_answers_as_the_thread_would(relayed, api, world, db):

@@ -14,12 +14,7 @@ from sqlalchemy import func, select
 
 from blueprints.api import group_commit, intake_relay, intake_writer
 from referral_app.models import Referral
-from tests.intake.conftest import referee
-
-
-def post(client, n, **fields):
-    return client.post("/api/v1/referrals", json=dict(
-        {"program": "widgets", "referee": referee(n), "consent": True}, **fields))
+from tests.intake.conftest import post, referee
 
 
 def referrals(db) -> int:
