@@ -22,13 +22,13 @@ that long, past which the writer drops it unread, so a writer that was stuck nev
 what a client already gave up on (a retry with the same Idempotency-Key is safe either way).
 """
 import hashlib
-import json
 import os
 import select
 import threading
 import time
 from multiprocessing.connection import Client, Connection
 
+import orjson
 from flask import Flask
 
 from blueprints.api import group_commit
@@ -81,10 +81,10 @@ class RelayedWriter:
         """The 201 body for this request, or raise the DomainError that refused it."""
         if db.session.registry.has():
             db.session.close()  # hold no pooled connection while waiting
-        message = json.dumps({
+        message = orjson.dumps({
             "deadline": time.time() + self.wait / 2, "user_id": request.user_id,
             "key": request.key, "hash": request.request_hash,
-            "submission": _plain(request.submission)}, default=str).encode()
+            "submission": _plain(request.submission)}, default=str)
         conn, answered = self._connection()
         try:
             conn.send_bytes(message)
@@ -100,7 +100,7 @@ class RelayedWriter:
         try:
             if not answered.poll(self.wait * 1000):
                 raise Unavailable("Intake is busy; retry with the same Idempotency-Key.")
-            status, body = json.loads(conn.recv_bytes())
+            status, body = orjson.loads(conn.recv_bytes())
         except (EOFError, OSError) as exc:
             # The submission may have been written: never send it again, let the client
             # retry with its key.

@@ -8,7 +8,6 @@ writer beats in Redis every INTAKE_WRITER_INTERVAL for /healthz, and logs what i
 every REPORT_SECONDS (operators size it by that).
 """
 import gc
-import json
 import os
 import selectors
 import signal
@@ -18,6 +17,7 @@ from concurrent.futures import Future
 from multiprocessing import AuthenticationError
 from multiprocessing.connection import Client, Listener
 
+import orjson
 from flask import Flask
 from redis import RedisError
 from sqlalchemy import event
@@ -222,7 +222,7 @@ def run_group(writer: group_commit.GroupCommit, messages: list) -> None:
     now, group, answers, late = time.time(), [], [], 0
     for conn, message in messages:
         try:
-            m = json.loads(message)
+            m = orjson.loads(message)
             request = group_commit.Request(_submission(m["submission"]),
                                            m["user_id"], m["key"], m["hash"], Future())
         except (ValueError, TypeError, KeyError):
@@ -249,7 +249,7 @@ def run_group(writer: group_commit.GroupCommit, messages: list) -> None:
     answers += [(conn, _answer(request.future)) for conn, request in group]
     for conn, answer in answers:
         try:
-            conn.send_bytes(json.dumps(answer).encode())
+            conn.send_bytes(orjson.dumps(answer))
         except OSError:
             pass  # its request gave up and closed the connection
     # The group's rows are cyclic garbage (a referral and its lead, a lead and its events
