@@ -124,8 +124,11 @@ class GroupCommit:
             at = utcnow()
             try:
                 outcomes = intake_batch.submit_many([r.submission for r in group], at)
-                answers = [_answer(r, outcome, at) for r, outcome in zip(group, outcomes,
-                                                                         strict=True)]
+                answers = [_answer(outcome) for outcome in outcomes]
+                # Each keyed request's answer, stored with what it describes.
+                idempotency.remember_many([
+                    (r.user_id, r.key, r.request_hash, status, body)
+                    for r, (_, status, body) in zip(group, answers, strict=True) if r.key], at)
                 db.session.commit()
             except Exception as exc:
                 db.session.rollback()
@@ -142,23 +145,19 @@ class GroupCommit:
             for r in group:
                 self.commit([r])
             return
-        for r, answer in zip(group, answers, strict=True):
+        for r, (answer, _, _) in zip(group, answers, strict=True):
             if isinstance(answer, DomainError):
                 r.future.set_exception(answer)
             else:
                 r.future.set_result(answer)
 
 
-def _answer(r: Request, outcome, at):
-    """The request's body (or its refusal), its Idempotency-Key answer stored with it."""
+def _answer(outcome) -> tuple:
+    """(the request's body or its refusal, the status and body its Idempotency-Key keeps)."""
     if isinstance(outcome, DomainError):
-        status, body, answer = outcome.status, error_body(outcome), outcome
-    else:
-        status, body = 201, created_body(outcome)
-        answer = body
-    if r.key:
-        idempotency.remember(r.user_id, r.key, r.request_hash, status, body, at)
-    return answer
+        return outcome, outcome.status, error_body(outcome)
+    body = created_body(outcome)
+    return body, 201, body
 
 
 def writer(app: Flask) -> GroupCommit:

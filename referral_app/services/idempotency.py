@@ -3,8 +3,8 @@ import hashlib
 import json
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
 
 from referral_app.errors import ValidationFailed
 from referral_app.extensions import db
@@ -52,13 +52,24 @@ def stored(user_id: int, key: str, request_hash: str, now: datetime) -> Idempote
 def remember(user_id: int, key: str, request_hash: str, status: int, body: dict,
              now: datetime) -> None:
     """Store the answer in the caller's transaction, so it commits with what it describes."""
-    db.session.execute(delete(IdempotencyRecord).where(
-        IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key,
-        IdempotencyRecord.created_at <= now - WINDOW))
-    try:
-        with db.session.begin_nested():
-            db.session.add(IdempotencyRecord(user_id=user_id, key=key, request_hash=request_hash,
-                                             status_code=status, response=body, created_at=now))
-            db.session.flush()
-    except IntegrityError:
-        pass  # a concurrent request with the same key answered first; its answer stands
+    remember_many([(user_id, key, request_hash, status, body)], now)
+
+
+def remember_many(answers: list[tuple], now: datetime) -> None:
+    """remember() for many (user_id, key, request_hash, status, body) at once, in two
+    statements whatever their number: the intake writer stores a group's answers so (one
+    savepoint and ORM flush per answer cost ~1 ms of its CPU each, bench session 15). A key
+    that already has a record keeps it: a concurrent request with that key answered first,
+    and its answer stands; a record past the window is replaced."""
+    if not answers:
+        return
+    table = IdempotencyRecord.__table__
+    db.session.execute(delete(table).where(
+        tuple_(table.c.user_id, table.c.key).in_([(a[0], a[1]) for a in answers]),
+        table.c.created_at <= now - WINDOW))
+    dialect = db.session.get_bind().dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    db.session.execute(insert.on_conflict_do_nothing(index_elements=["user_id", "key"]), [
+        dict(user_id=user_id, key=key, request_hash=request_hash, status_code=status,
+             response=body, created_at=now)
+        for user_id, key, request_hash, status, body in answers])

@@ -1,0 +1,58 @@
+"""Idempotency-Key answers stored for many requests at once (the intake writer's groups)."""
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from referral_app.models import IdempotencyRecord
+from referral_app.services import idempotency
+
+NOW = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)
+
+
+def records(db) -> dict:
+    return {(r.user_id, r.key): (r.request_hash, r.status_code, r.response, r.created_at)
+            for r in db.session.scalars(select(IdempotencyRecord))}
+
+
+def test_each_answer_is_stored_under_its_callers_key(db, make_user):
+    ann, bob = make_user(email="ann@example.com"), make_user(email="bob@example.com")
+    idempotency.remember_many([(ann.id, "k1", "h1", 201, {"id": 1}),
+                               (ann.id, "k2", "h2", 409, {"error": "duplicate"}),
+                               (bob.id, "k1", "h3", 201, {"id": 3})], NOW)
+    db.session.commit()
+    assert records(db) == {(ann.id, "k1"): ("h1", 201, {"id": 1}, NOW),
+                           (ann.id, "k2"): ("h2", 409, {"error": "duplicate"}, NOW),
+                           (bob.id, "k1"): ("h3", 201, {"id": 3}, NOW)}
+    found = idempotency.stored(bob.id, "k1", "h3", NOW + timedelta(hours=1))
+    assert (found.status_code, found.response) == (201, {"id": 3})
+
+
+def test_the_first_answer_to_a_key_stands(db, make_user):
+    ann = make_user(email="ann@example.com")
+    idempotency.remember(ann.id, "k1", "h1", 201, {"id": 1}, NOW)
+    db.session.commit()
+    # A concurrent request with the same key answered later, and two in one group.
+    idempotency.remember_many([(ann.id, "k1", "h1", 409, {"error": "duplicate"}),
+                               (ann.id, "k2", "h2", 201, {"id": 2}),
+                               (ann.id, "k2", "h2", 409, {"error": "duplicate"})],
+                              NOW + timedelta(minutes=1))
+    db.session.commit()
+    assert records(db) == {(ann.id, "k1"): ("h1", 201, {"id": 1}, NOW),
+                           (ann.id, "k2"): ("h2", 201, {"id": 2}, NOW + timedelta(minutes=1))}
+
+
+def test_a_record_past_the_window_is_replaced_and_others_are_left_alone(db, make_user):
+    ann = make_user(email="ann@example.com")
+    old = NOW - idempotency.WINDOW
+    idempotency.remember_many([(ann.id, "k1", "h1", 201, {"id": 1}),
+                               (ann.id, "k9", "h9", 201, {"id": 9})], old)
+    db.session.commit()
+    idempotency.remember_many([(ann.id, "k1", "h2", 201, {"id": 2})], NOW)
+    db.session.commit()
+    assert records(db) == {(ann.id, "k1"): ("h2", 201, {"id": 2}, NOW),
+                           (ann.id, "k9"): ("h9", 201, {"id": 9}, old)}
+
+
+def test_nothing_to_remember_writes_nothing(db):
+    idempotency.remember_many([], NOW)
+    assert records(db) == {}
