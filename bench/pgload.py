@@ -45,7 +45,7 @@ def connect(url: str, schema: str = "public", autocommit: bool = False) -> psyco
 
 def engine_options(schema: str) -> dict:
     """SQLAlchemy engine options that put every statement in `schema`."""
-    return {"connect_args": {"options": f"-csearch_path={schema}"}, "pool_pre_ping": True}
+    return {"connect_args": {"options": f"-csearch_path={schema}"}}
 
 
 def create_schema(url: str, schema: str) -> None:

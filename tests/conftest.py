@@ -67,7 +67,6 @@ def make_config(**overrides) -> dict:
     if _state["schema"]:
         config["SQLALCHEMY_ENGINE_OPTIONS"] = {
             "connect_args": {"options": f"-csearch_path={_state['schema']}"},
-            "pool_pre_ping": True,
         }
     config.update(overrides)
     return config

@@ -33,7 +33,9 @@ def test_postgres_pool_holds_a_web_workers_threads(monkeypatch, tmp_path):
     with app.app_context():
         assert db.engine.pool.size() == 20  # docs/deploy.md's 16 threads, the writer, spare
         assert db.engine.pool._max_overflow == 10
-        assert db.engine.pool._pre_ping
+        # Pinged at checkout only after sitting idle (referral_app/pool_ping.py).
+        assert not db.engine.pool._pre_ping
+        assert [fn.__name__ for fn in db.engine.pool.dispatch.checkout] == ["_ping_if_idle"]
     monkeypatch.setenv("DB_POOL_SIZE", "33")
     app = create_app()
     with app.app_context():
