@@ -49,5 +49,7 @@ def stage_changed(event_id: int) -> str:
 
 @app_job
 def stages_changed(event_ids: list[int]) -> dict[str, int]:
-    """`stage_changed` for a group of events committed together (the API's group commit)."""
+    """`stage_changed` for a group of events committed together. Intake's group commit now
+    sends its moves with rewards.referrals_submitted; kept so that a job enqueued before an
+    upgrade still runs after it."""
     return each(stage_changed, event_ids, stage_job_id)

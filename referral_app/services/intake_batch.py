@@ -40,7 +40,6 @@ NEXT_IDS = text("SELECT t.name, nextval(t.seq) FROM (SELECT name, n, "
                 "FROM unnest(CAST(:names AS text[]), CAST(:counts AS int[])) AS u(name, n) "
                 "OFFSET 0) AS t, generate_series(1, t.n)")
 GROUP_SUBMITTED_JOB = "referral_app.jobs.rewards.referrals_submitted"
-GROUP_STAGES_JOB = "referral_app.jobs.lead_events.stages_changed"
 
 
 class GroupConflict(Exception):
@@ -243,9 +242,9 @@ def _create(accepted, at: datetime) -> dict:
 
 def _follow_up(arrivals: list, subs: list[Submission], at: datetime) -> None:
     """What Arrival.follow_up and intake.follow_up do for each referral; for a group of more
-    than one, with one rewards job and one stage job for the whole group instead of one of
-    each per referral (RQ's enqueueing costs more than the rest of a referral's rows; a
-    worker runs one job per group)."""
+    than one, with one job for the whole group (its rewards and its moves to mql) instead of
+    one of each per referral (RQ's enqueueing costs more than the rest of a referral's rows;
+    a worker runs one job per group)."""
     if len(arrivals) == 1:
         arrivals[0].follow_up()
         intake.follow_up(arrivals[0].referral, source=subs[0].source,
@@ -256,11 +255,9 @@ def _follow_up(arrivals: list, subs: list[Submission], at: datetime) -> None:
                          enqueue=False)
         if new.clock is not None:
             sla.schedule(new.clock)
-    enqueue_after_commit(GROUP_SUBMITTED_JOB, [new.referral.id for new in arrivals],
-                         queue=DEFAULT)
     moves = [new.mql.id for new in arrivals if new.mql is not None]
-    if moves:
-        enqueue_after_commit(GROUP_STAGES_JOB, moves, queue=DEFAULT)
+    enqueue_after_commit(GROUP_SUBMITTED_JOB, [new.referral.id for new in arrivals],
+                         *([moves] if moves else []), queue=DEFAULT)
 
 
 def _number(rows: list) -> None:

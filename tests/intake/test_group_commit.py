@@ -10,7 +10,7 @@ from blueprints.api import group_commit
 from referral_app.errors import Duplicate, NotFound, ValidationFailed
 from referral_app.jobs.queues import pending_jobs
 from referral_app.jobs.rewards import referrals_submitted
-from referral_app.models import Lead, Referral, RefusedReferral, SlaClock
+from referral_app.models import Lead, LeadEvent, Referral, RefusedReferral, SlaClock
 from referral_app.services import intake_batch, new_rows
 from referral_app.services import intake_checks as checks
 from referral_app.services import rewards as reward_service
@@ -131,6 +131,24 @@ def test_group_jobs_follow_up_each_referral_and_isolate_a_failure(world, db, mon
     assert db.session.get(Referral, broken).followed_up_at is None
     assert db.session.get(Referral, out[1].id).followed_up_at is not None
 
+
+
+def test_a_groups_moves_to_mql_go_with_its_rewards_in_one_job(world, db):
+    world.program.mql_on_arrival = True
+    db.session.commit()
+    out = intake_batch.submit_many([sub(world, 1), sub(world, 2)], AT)
+    jobs = pending_jobs()
+    db.session.commit()
+    moves = list(db.session.scalars(select(LeadEvent.id).where(
+        LeadEvent.lead_id.in_([r.lead.id for r in out]), LeadEvent.kind == "stage",
+        LeadEvent.to_stage == "mql").order_by(LeadEvent.id)))
+    assert len(moves) == 2
+    assert [(j["func"], j["args"]) for j in jobs] == [
+        (intake_batch.GROUP_SUBMITTED_JOB, ([r.id for r in out], moves))]
+    assert referrals_submitted(*jobs[0]["args"]) == {"ok": 4}
+    db.session.expire_all()
+    assert all(db.session.get(LeadEvent, e).processed_at is not None for e in moves)
+    assert all(db.session.get(Referral, r.id).followed_up_at is not None for r in out)
 
 # The writer: real threads, so PostgreSQL (SQLite serialises writers: nothing to group).
 needs_pg = pytest.mark.skipif(not is_postgres(), reason="concurrent requests need PostgreSQL")
