@@ -83,6 +83,7 @@ def intake(ctx: Ctx) -> list[Figure]:
                               "referee_email LIKE %s", (ctx.scenario.program_id,
                                                         f"load-{run}r%")).fetchone()[0]
     ratio = real.rps / bare.rps if bare.rps else 0
+    keyed = _keyed(ctx, auth, f"{run}k", real)
     ctx.note_rss()
     cpu = cpu_per_request(ctx, "POST", "/api/v1/referrals", auth, INTAKE_BODY)
     fixed, each = writer_cost(ctx)
@@ -104,7 +105,26 @@ def intake(ctx: Ctx) -> list[Figure]:
                f"{real.p99_ms / bare.p99_ms:.1f}× (p99)" if bare.p99_ms else "",
                real.p99_ms < 50 and errors == 0),
         cpu_budget(real_cpu, bare_cpu),
+        keyed,
     ]
+
+
+def _keyed(ctx: Ctx, auth: dict, run: str, unkeyed: load.LoadResult) -> Figure:
+    """Intake as integrations that retry safely send it, each request with an
+    Idempotency-Key: no target of its own, against the median unkeyed turn."""
+    keyed = load.concurrent(ctx.product.port, "POST", "/api/v1/referrals", auth, INTAKE_BODY,
+                            run, seconds=ctx.seconds, keyed=True)
+    with pgload.connect(ctx.url, autocommit=True) as conn:
+        stored = conn.execute("SELECT count(*) FROM idempotency_records WHERE key LIKE %s",
+                              (f"{run}-%",)).fetchone()[0]
+    note = (f"p50 {keyed.p50_ms:.1f} ms, p99 {keyed.p99_ms:.1f} ms; {keyed.requests:,} "
+            f"requests, {keyed.errors} errors"
+            f"{' ' + str(keyed.statuses) if keyed.errors else ''}, {stored:,} answers stored "
+            f"under their keys")
+    return Figure("intake with an Idempotency-Key each, 32 conns", f"{keyed.rps:,.0f} req/s",
+                  "- (0 errors)", f"without keys {unkeyed.rps:,.0f} req/s",
+                  f"{keyed.rps / unkeyed.rps:.2f}×" if unkeyed.rps else "",
+                  None if keyed.errors == 0 else False, note)
 
 
 class Turn(NamedTuple):

@@ -28,10 +28,17 @@ end
 function init(args)
   tid = tonumber(wrk.thread:get("tid"))
 end
+local keyed = os.getenv("BENCH_KEYED") == "1"
 function request()
   counter = counter + 1
   local body = string.format(os.getenv("BENCH_BODY"), tid, counter, os.getenv("BENCH_RUN"), tid, counter)
-  return wrk.format(os.getenv("BENCH_METHOD"), os.getenv("BENCH_PATH"), nil, body)
+  local headers = nil
+  if keyed then  -- the command line's headers (-H) and a key of its own
+    headers = {}
+    for name, value in pairs(wrk.headers) do headers[name] = value end
+    headers["Idempotency-Key"] = string.format("%s-%d-%d", os.getenv("BENCH_RUN"), tid, counter)
+  end
+  return wrk.format(os.getenv("BENCH_METHOD"), os.getenv("BENCH_PATH"), headers, body)
 end
 local shown = 0
 function response(status, headers, body)
@@ -67,20 +74,21 @@ class LoadResult:
 
 
 def concurrent(port: int, method: str, path: str, headers: dict, body_format: str, run_id: str,
-               connections: int = 32, seconds: float = 10, max_requests: int = 200_000) -> LoadResult:
+               connections: int = 32, seconds: float = 10, max_requests: int = 200_000,
+               keyed: bool = False) -> LoadResult:
     """`connections` keep-alive connections for `seconds` (and at most `max_requests`).
 
     body_format has five %-placeholders: (thread, n, run, thread, n), so every body is unique
-    (a fresh referee e-mail per request).
+    (a fresh referee e-mail per request). `keyed`: each request also sends an
+    Idempotency-Key of its own, `<run>-<thread>-<n>`, as an integration that retries safely.
     """
-    if shutil.which("wrk"):
-        return _wrk(port, method, path, headers, body_format, run_id, connections, seconds,
-                    max_requests)
-    return _threads(port, method, path, headers, body_format, run_id, connections, seconds,
-                    max_requests)
+    tool = _wrk if shutil.which("wrk") else _threads
+    return tool(port, method, path, headers, body_format, run_id, connections, seconds,
+                max_requests, keyed)
 
 
-def _wrk(port, method, path, headers, body_format, run_id, connections, seconds, max_requests):
+def _wrk(port, method, path, headers, body_format, run_id, connections, seconds, max_requests,
+         keyed=False):
     threads = 2
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT)
@@ -91,7 +99,7 @@ def _wrk(port, method, path, headers, body_format, run_id, connections, seconds,
     argv.append(f"http://{HOST}:{port}{path}")
     env = {"BENCH_BODY": body_format, "BENCH_RUN": run_id, "BENCH_METHOD": method,
            "BENCH_PATH": path, "BENCH_MAX_REQUESTS_PER_THREAD": str(max_requests // threads),
-           "PATH": "/usr/bin:/bin"}
+           "BENCH_KEYED": "1" if keyed else "0", "PATH": "/usr/bin:/bin"}
     try:
         out = subprocess.run(argv, env=env, capture_output=True, text=True,
                              timeout=seconds + 60).stdout
@@ -108,7 +116,8 @@ def _wrk(port, method, path, headers, body_format, run_id, connections, seconds,
                        **({"answers": bad} if bad else {})})
 
 
-def _threads(port, method, path, headers, body_format, run_id, connections, seconds, max_requests):
+def _threads(port, method, path, headers, body_format, run_id, connections, seconds, max_requests,
+             keyed=False):
     """The same load from Python threads (slower client: figures are then a lower bound)."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
@@ -128,7 +137,9 @@ def _threads(port, method, path, headers, body_format, run_id, connections, seco
             body = (body_format % (tid, n, run_id, tid, n)).encode()
             t0 = time.perf_counter()
             try:
-                conn.request(method, path, body=body, headers=headers)
+                sent = dict(headers, **{"Idempotency-Key": f"{run_id}-{tid}-{n}"}) if keyed \
+                    else headers
+                conn.request(method, path, body=body, headers=sent)
                 response = conn.getresponse()
                 response.read()
                 code = response.status

@@ -129,6 +129,10 @@ def forget_intake(url: str, scenario: Scenario) -> None:
 def _delete_intake(conn, scenario: Scenario, touched: set) -> None:
     delete_tree(conn, "referrals", f"program_id = {int(scenario.program_id)}", touched=touched)
     conn.execute("DELETE FROM refused_referrals WHERE program_id = %s", (scenario.program_id,))
+    # The keyed load's answers (figures._keyed), under the intake referrer's keys of this run.
+    conn.execute("DELETE FROM idempotency_records WHERE user_id = (SELECT id FROM users "
+                 "WHERE email = %s) AND key LIKE %s", (INTAKE_REFERRER, f"{scenario.run_id}%"))
+    touched.add("idempotency_records")
 
 
 def _vacuum(url: str, touched: set) -> None:

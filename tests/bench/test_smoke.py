@@ -44,3 +44,7 @@ def test_bench_smoke_measures_every_figure():
     load = re.search(r"([\d,]+) requests in [\d.]+ s, 0 errors, ([\d,]+) referrals stored",
                      table)
     assert load and 0 < int(load[1].replace(",", "")) <= int(load[2].replace(",", "")), table
+    # The keyed load: each request its own key, each answer stored under it.
+    keyed = re.search(r"\*\*intake with an Idempotency-Key each, 32 conns\*\*: .*?([\d,]+) "
+                      r"requests, 0 errors, ([\d,]+) answers stored", table)
+    assert keyed and 0 < int(keyed[1].replace(",", "")) <= int(keyed[2].replace(",", "")), table

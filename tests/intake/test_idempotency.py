@@ -1,8 +1,10 @@
 """Idempotency-Key answers stored for many requests at once (the intake writer's groups)."""
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
+from referral_app.errors import ValidationFailed
 from referral_app.models import IdempotencyRecord
 from referral_app.services import idempotency
 
@@ -56,3 +58,18 @@ def test_a_record_past_the_window_is_replaced_and_others_are_left_alone(db, make
 def test_nothing_to_remember_writes_nothing(db):
     idempotency.remember_many([], NOW)
     assert records(db) == {}
+
+
+def test_the_replay_check_reads_what_is_committed_outside_the_callers_transaction(
+        db, make_user):
+    ann = make_user(email="ann@example.com").id
+    idempotency.remember(ann, "k1", "h1", 201, {"id": 1}, NOW)
+    db.session.commit()
+    db.session.close()
+    found = idempotency.stored(ann, "k1", "h1", NOW)
+    assert (found.status_code, found.response) == (201, {"id": 1})
+    assert not db.session().in_transaction()  # the request's own work begins its transaction
+    idempotency.remember(ann, "k2", "h2", 201, {"id": 2}, NOW)  # not committed yet
+    assert idempotency.stored(ann, "k2", "h2", NOW) is None
+    with pytest.raises(ValidationFailed):
+        idempotency.stored(ann, "k1", "another body", NOW)
