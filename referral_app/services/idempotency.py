@@ -75,12 +75,11 @@ def remember_many(answers: list[tuple], now: datetime) -> None:
     and its answer stands; a record past the window is replaced."""
     if not answers:
         return
-    table = _RECORD
-    db.session.execute(delete(table).where(
-        tuple_(table.c.user_id, table.c.key).in_([(a[0], a[1]) for a in answers]),
-        table.c.created_at <= now - WINDOW))
+    db.session.execute(delete(_RECORD).where(
+        tuple_(_RECORD.c.user_id, _RECORD.c.key).in_([(a[0], a[1]) for a in answers]),
+        _RECORD.c.created_at <= now - WINDOW))
     dialect = db.session.get_bind().dialect.name
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_RECORD)
     db.session.execute(insert.on_conflict_do_nothing(index_elements=["user_id", "key"]), [
         dict(user_id=user_id, key=key, request_hash=request_hash, status_code=status,
              response=body, created_at=now)
