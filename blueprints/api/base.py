@@ -94,6 +94,18 @@ def paginate(select, page: int, per_page: int, item_schema) -> dict:
             "total": total}
 
 
+def request_hash() -> str:
+    """This request's body hash for its Idempotency-Key, computed once (the replay check and
+    the write's stored answer both need it)."""
+    from flask import request
+
+    from referral_app.services import idempotency
+
+    if "request_hash" not in g:
+        g.request_hash = idempotency.body_hash(request.get_data())
+    return g.request_hash
+
+
 def replayed_answer():
     """The stored first answer when this write repeats an Idempotency-Key, else None.
 
@@ -108,8 +120,7 @@ def replayed_answer():
     key = idempotency.check_key(request.headers.get(idempotency.HEADER))
     if key is None:
         return None
-    record = idempotency.stored(identity().id, key, idempotency.body_hash(request.get_data()),
-                                utcnow())
+    record = idempotency.stored(identity().id, key, request_hash(), utcnow())
     if record is None:
         return None
     response = jsonify(record.response)

@@ -2,7 +2,15 @@
 from flask import jsonify, request
 from sqlalchemy import select
 
-from blueprints.api.base import Blueprint, caller, found, page_schema, replayed_answer, require
+from blueprints.api.base import (
+    Blueprint,
+    caller,
+    found,
+    page_schema,
+    replayed_answer,
+    request_hash,
+    require,
+)
 from referral_app.errors import Forbidden
 from referral_app.extensions import db
 from referral_app.models import Lead, Program
@@ -59,8 +67,7 @@ def _answer(status: int, schema, data: dict):
     body = schema.dump(data)
     key = idempotency.check_key(request.headers.get(idempotency.HEADER))
     if key:
-        idempotency.remember(caller().id, key, idempotency.body_hash(request.get_data()),
-                             status, body, utcnow())
+        idempotency.remember(caller().id, key, request_hash(), status, body, utcnow())
     db.session.commit()
     response = jsonify(body)
     response.status_code = status

@@ -14,6 +14,7 @@ from blueprints.api.base import (
     page_schema,
     paginate,
     replayed_answer,
+    request_hash,
     require,
 )
 from referral_app.errors import DomainError
@@ -43,8 +44,7 @@ def guard():
 def _remember(status: int, body: dict) -> None:
     key = idempotency.check_key(request.headers.get(idempotency.HEADER))
     if key:
-        idempotency.remember(identity().id, key, idempotency.body_hash(request.get_data()),
-                             status, body, utcnow())
+        idempotency.remember(identity().id, key, request_hash(), status, body, utcnow())
 
 
 @blp.post("/referrals")
@@ -75,7 +75,7 @@ def create_referral(data: dict):
                 data["program"], data["referee"], source="api", referrer_id=user.id,
                 note=data["note"], consent=data["consent"], company_size=data["company_size"],
                 deal_value=data["deal_value"], ip=request.remote_addr, checked=True),
-            user.id, key, idempotency.body_hash(request.get_data()) if key else None,
+            user.id, key, request_hash() if key else None,
             Future())))
     try:
         referral = intake.submit(
