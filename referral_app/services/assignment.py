@@ -6,7 +6,7 @@ from sqlalchemy import Integer, String, bindparam, func, select, text, update
 
 from referral_app.extensions import db
 from referral_app.models import Lead, LeadEvent, User
-from referral_app.services import new_rows, sla
+from referral_app.services import driver_sql, new_rows, sla
 
 
 def candidates(product: str):
@@ -90,6 +90,15 @@ def _claim_turns_statement():
             .returning(User.id, ranked.c.place))
 
 
+@functools.cache
+def _claim_turns_sql(dialect) -> tuple[str, dict]:
+    """_claim_turns_statement as psycopg's text, with the values of its own constants: run
+    past SQLAlchemy's execution layer (services/driver_sql.py), it is one of the intake
+    writer's few statements a group."""
+    compiled = _claim_turns_statement().compile(dialect=dialect)
+    return compiled.string, dict(compiled.params)
+
+
 def claim_turns(product: str, n: int, at: datetime) -> list[int]:
     """The rep ids of the product's next `n` leads by round robin (`turns`), each rep's
     `last_assigned_at` written and row locked until the caller's transaction ends; empty
@@ -100,8 +109,8 @@ def claim_turns(product: str, n: int, at: datetime) -> list[int]:
         return [rep.id for rep in take_turns(reps_for_turns(product, n), n, at)]
     # On the connection, not through the session: a rep's turn is no change of who they
     # are, and intake_config empties its cache on any ORM UPDATE of users.
-    rows = db.session.connection().execute(
-        _claim_turns_statement(), {"of_product": product, "turns": n, "turn_at": at}).all()
+    sql, constants = _claim_turns_sql(db.session.get_bind().dialect)
+    rows = driver_sql.rows(sql, {**constants, "of_product": product, "turns": n, "turn_at": at})
     if not rows:  # every rep held (or none): wait for the first in line, as reps_for_turns
         rep = next_rep(product)
         return [rep.id for rep in take_turns([rep], n, at)] if rep is not None else []

@@ -9,6 +9,7 @@ from referral_app.errors import Conflict, Duplicate, Forbidden, NotFound, Valida
 from referral_app.extensions import db
 from referral_app.models import Lead, Program, Purchase, Referral, RefusedReferral, User
 from referral_app.schemas.referrals import SubmissionIn
+from referral_app.services import driver_sql
 
 # The refusals marketing reviews (each also the `error.code` the caller gets):
 #   duplicate 409, self_referral 422, kind_not_allowed 403, program_inactive 409,
@@ -129,8 +130,7 @@ def known_emails(emails) -> set[str]:
     if db.session.get_bind().dialect.name == "postgresql":
         # One statement text whatever the number of e-mails (an IN list has one per
         # number): PostgreSQL plans it once per connection, psycopg prepares it.
-        return {row[0] for row in db.session.connection().exec_driver_sql(
-            KNOWN_EMAILS, (emails,))}
+        return {row[0] for row in driver_sql.rows(KNOWN_EMAILS, (emails,))}
     query = union(
         select(Lead.open_email.label("email")).where(Lead.open_email.in_(emails)),
         select(Lead.email).where(Lead.email.in_(emails), Lead.stage == "won"),

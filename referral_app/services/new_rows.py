@@ -34,6 +34,7 @@ from referral_app.extensions import db
 from referral_app.models import SlaClock
 from referral_app.models.base import utcnow
 from referral_app.models.lead import LeadEvent, mark_new_lead, stage_marks
+from referral_app.services import driver_sql
 
 
 def insert_new(rows: list) -> None:
@@ -51,9 +52,8 @@ def insert_new(rows: list) -> None:
         by_table[model_of(row).__table__].append(row)
     order = _table_order()
     tables = sorted(by_table, key=order.__getitem__)
-    session.connection().exec_driver_sql(
-        _statement(tuple(t.name for t in tables)),
-        tuple(_json([_values(row) for row in by_table[table]]) for table in tables))
+    driver_sql.run(_statement(tuple(t.name for t in tables)),
+                   tuple(_json([_values(row) for row in by_table[table]]) for table in tables))
 
 
 class Plain:
