@@ -2,6 +2,7 @@
 from concurrent.futures import Future
 
 import click
+import orjson
 from flask import current_app, jsonify, request
 
 from blueprints.api import group_commit, intake_relay
@@ -95,10 +96,14 @@ def create_referral(data: dict):
 
 
 def _created(body: dict):
-    """The 201 answer as is: the body is dumped already (smorest would dump it again)."""
-    response = jsonify(body)
-    response.status_code = 201
-    return response
+    """The 201 answer as is: the body is dumped already (smorest would dump it again), and
+    written by orjson, which writes it exactly as jsonify does (keys sorted, compact, a
+    newline; its values are ids and ASCII words) in a tenth of the time (bench session 16)."""
+    return current_app.response_class(orjson.dumps(body, option=CREATED_JSON), status=201,
+                                      mimetype="application/json")
+
+
+CREATED_JSON = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
 
 
 def _writer(app):

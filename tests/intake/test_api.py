@@ -41,6 +41,8 @@ def test_idempotency_key_replays_the_first_answer(world, db, api):
     again = client.post("/api/v1/referrals", json=reordered, headers=headers)
     assert first.status_code == again.status_code == 201
     assert again.json == first.json and again.headers["Idempotent-Replayed"] == "true"
+    # The first answer (orjson) and its replay (jsonify) are the same bytes.
+    assert again.data == first.data and first.mimetype == "application/json"
     assert db.session.scalar(select(func.count(Referral.id))) == 1
     # Without the key, the same referee is now a duplicate.
     assert client.post("/api/v1/referrals", json=body()).status_code == 409
