@@ -6,6 +6,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from referral_app.models import Lead, Referral, RefusedReferral, Reward, RewardRule
+from referral_app.schemas.referrals import ReferralCreatedOut
 from referral_app.services import codes
 from tests import factories as f
 from tests.intake.conftest import referee
@@ -29,6 +30,7 @@ def test_201_answers_id_status_code_and_lead(world, db, api):
     code = codes.code_for(world.referrer.id, world.program.id).code
     assert data == {"id": referral.id, "status": "submitted", "code": code,
                     "lead": {"id": referral.lead.id, "stage": "new"}}
+    assert ReferralCreatedOut().dump(data) == data  # built directly, as its schema dumps it
     assert referral.source == "api" and referral.referee_phone == "+12125550100"
 
 
