@@ -23,7 +23,8 @@ what a client already gave up on (a retry with the same Idempotency-Key is safe 
 """
 import hashlib
 import os
-import select
+import socket
+import struct
 import threading
 import time
 from multiprocessing.connection import Client, Connection
@@ -85,22 +86,23 @@ class RelayedWriter:
             "deadline": time.time() + self.wait / 2, "user_id": request.user_id,
             "key": request.key, "hash": request.request_hash,
             "submission": _plain(request.submission)}, default=str)
-        conn, answered = self._connection()
+        conn = self._connection()
         try:
             conn.send_bytes(message)
         except OSError:
             # The writer closed this connection before reading anything (it restarted since
             # the last request): a message is read whole or not at all, so send it again.
-            conn, answered = self._connection(fresh=True)
+            conn = self._connection(fresh=True)
             try:
                 conn.send_bytes(message)
             except OSError as exc:
                 self._forget()
                 raise Unavailable(UNREACHABLE) from exc
         try:
-            if not answered.poll(self.wait * 1000):
-                raise Unavailable("Intake is busy; retry with the same Idempotency-Key.")
-            status, body = orjson.loads(conn.recv_bytes())
+            status, body = orjson.loads(read_message(conn.fileno()))
+        except BlockingIOError:  # nothing within GROUP_COMMIT_WAIT (SO_RCVTIMEO)
+            self._forget()  # a late answer must never reach the thread's next request
+            raise Unavailable("Intake is busy; retry with the same Idempotency-Key.") from None
         except (EOFError, OSError) as exc:
             # The submission may have been written: never send it again, let the client
             # retry with its key.
@@ -109,29 +111,30 @@ class RelayedWriter:
                                     "(%r); answered 503", exc)
             raise Unavailable("Intake lost its writer; retry with the same "
                               "Idempotency-Key.") from exc
-        except Unavailable:
-            self._forget()  # a late answer must never reach the thread's next request
-            raise
         if status == 201:
             return body
         if status >= 500:
             raise RuntimeError(f"the intake writer failed: {body}")
         raise Refused(status, body["error"])
 
-    def _connection(self, fresh: bool = False) -> tuple[Connection, select.poll]:
-        """This thread's connection and a poll object watching it for an answer, made anew
-        when asked, when there is none for this process (a forked worker) or when the
-        writer has closed it (it is readable while no request waits on it). A poll object
-        made once: Connection.poll builds a selector at each call (~4 % of a web worker)."""
+    def _connection(self, fresh: bool = False) -> Connection:
+        """This thread's connection, made anew when asked or when there is none for this
+        process (a forked worker). Over TCP also when the writer has closed it (it is
+        readable while no request waits on it); over a Unix socket, sending on a connection
+        the writer closed fails at once (EPIPE), and submit sends again on a new one."""
         found = getattr(_local, "writer", None)
         if found is not None and not fresh and found[0] == os.getpid() \
-                and not found[2].poll(0):
-            return found[1], found[2]
+                and not (found[2] and found[1].poll(0)):
+            return found[1]
         self._forget()
-        conn, answered = self._connect(), select.poll()
-        answered.register(conn.fileno(), select.POLLIN)
-        _local.writer = (os.getpid(), conn, answered)
-        return conn, answered
+        where = address(self.app)
+        conn = self._connect()
+        # Reads wait at most GROUP_COMMIT_WAIT, in the read itself (see read_message).
+        with socket.fromfd(conn.fileno(), socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
+                            _timeval(self.wait))
+        _local.writer = (os.getpid(), conn, family(where) == "AF_INET")
+        return conn
 
     def _connect(self) -> Connection:
         where, deadline = address(self.app), time.monotonic() + self.wait / 2
@@ -151,6 +154,38 @@ class RelayedWriter:
         _local.writer = None
         if found is not None and found[0] == os.getpid():
             found[1].close()
+
+
+def read_message(fd: int) -> bytes:
+    """One message the writer sent with Connection.send_bytes (a 4-byte big-endian length,
+    then the bytes), in as few reads as it arrives in: one, for an answer.
+
+    Connection.poll and recv_bytes took three system calls (poll, header, body), and each
+    gave up the GIL: with 32 request threads on two cores, each such call cost a thread
+    switch, ~0.3 ms of a web worker's CPU a referral against a request waiting as long
+    in time.sleep (bench session 16). Here the one blocking read waits too; it raises
+    BlockingIOError after the connection's SO_RCVTIMEO, EOFError when the writer closed it."""
+    data = os.read(fd, READ_SIZE)
+    while True:
+        if len(data) >= 4:
+            size = int.from_bytes(data[:4], "big", signed=True)
+            if size < 0:  # the framing of a message over 2 GB
+                raise OSError("the intake writer sent a message too large to be an answer")
+            if len(data) >= 4 + size:
+                return data[4:4 + size]
+        more = os.read(fd, READ_SIZE)
+        if not more:
+            raise EOFError("the intake writer closed the connection")
+        data += more
+
+
+READ_SIZE = 64 * 1024  # more than any answer
+
+
+def _timeval(seconds: float) -> bytes:
+    """SO_RCVTIMEO's value for `seconds` (at least a millisecond: zero means no limit)."""
+    micro = max(int(seconds * 1_000_000), 1000)
+    return struct.pack("ll", micro // 1_000_000, micro % 1_000_000)
 
 
 # What of a Submission crosses to the writer (not what the writer fills in: data, holds).

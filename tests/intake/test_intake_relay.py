@@ -1,13 +1,16 @@
 """INTAKE_WRITER=process: API referrals written by `flask intake-writer` (here a thread
 running the same loop), fed through a socket; each request answered as the thread answers
 it. The writer's failures and the relay's own: tests/intake/test_intake_writer.py."""
+import os
+import socket
 import threading
 from decimal import Decimal
+from multiprocessing.connection import Connection
 
 import pytest
 from sqlalchemy import select
 
-from blueprints.api import intake_writer
+from blueprints.api import intake_relay, intake_writer
 from referral_app.models import Referral, RefusedReferral
 from tests.intake.conftest import post, referee
 
@@ -161,3 +164,31 @@ def test_the_intake_writer_command_prepares_its_process_then_serves(app, monkeyp
         gc.set_threshold(*before)
     assert result.exit_code == 0, result.output
     assert calls == [("plan_once", app), ("serve", app, intake_writer.WRITER_GC_THRESHOLD)]
+
+
+def test_an_answer_is_read_whole_however_it_arrives():
+    """read_message: one framed message (Connection.send_bytes' framing), in as many reads
+    as it arrives in; EOFError when the writer closes mid-message; BlockingIOError when
+    nothing comes within the connection's SO_RCVTIMEO."""
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        message = b'[201, {"id": 7}]' * 500  # larger than one small read
+        framed = len(message).to_bytes(4, "big") + message
+        theirs.sendall(framed[:3])  # not even the whole length yet
+        read = []
+        reader = threading.Thread(target=lambda: read.append(
+            intake_relay.read_message(ours.fileno())))
+        reader.start()
+        theirs.sendall(framed[3:5000])
+        theirs.sendall(framed[5000:])
+        reader.join(timeout=30)
+        assert read == [message]
+        Connection(os.dup(theirs.fileno())).send_bytes(b"[201, {}]")
+        assert intake_relay.read_message(ours.fileno()) == b"[201, {}]"
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, intake_relay._timeval(0.05))
+        with pytest.raises(BlockingIOError):
+            intake_relay.read_message(ours.fileno())
+        theirs.sendall(framed[:100])
+        theirs.shutdown(socket.SHUT_WR)
+        with pytest.raises(EOFError):
+            intake_relay.read_message(ours.fileno())
