@@ -238,20 +238,26 @@ def run_group(writer: group_commit.GroupCommit, messages: list) -> None:
                                   "had given up", late)
     for _, request in group:
         request.future.set_running_or_notify_cancel()
+    sent = []
+
+    def send_answers() -> None:  # once every future is done, before the group's jobs go
+        sent.append(True)
+        for conn, answer in answers + [(conn, _answer(r.future)) for conn, r in group]:
+            try:
+                conn.send_bytes(orjson.dumps(answer))
+            except OSError:
+                pass  # its request gave up and closed the connection
+
     try:
         began = time.thread_time()
-        writer.commit([request for _, request in group])
+        writer.commit([request for _, request in group], answered=send_answers)
         writer.cpu_seconds += time.thread_time() - began
     except Exception as exc:  # noqa: BLE001  the writer outlives any error; each hears of it
         for _, request in group:
             if not request.future.done():
                 request.future.set_exception(exc)
-    answers += [(conn, _answer(request.future)) for conn, request in group]
-    for conn, answer in answers:
-        try:
-            conn.send_bytes(orjson.dumps(answer))
-        except OSError:
-            pass  # its request gave up and closed the connection
+    if not sent:
+        send_answers()
     # The group's rows are cyclic garbage (a referral and its lead, a lead and its events
     # point at each other), which only the collector frees. Collected now, with every answer
     # out, it costs ~0.3 ms a group; left to the (raised) threshold it piled up and was

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from blueprints.api import group_commit
 from referral_app.errors import Duplicate, NotFound, ValidationFailed
+from referral_app.jobs import queues
 from referral_app.jobs.queues import pending_jobs
 from referral_app.jobs.rewards import referrals_submitted
 from referral_app.models import Lead, LeadEvent, Referral, RefusedReferral, SlaClock
@@ -104,6 +105,26 @@ def test_a_conflict_in_the_flush_redoes_the_group_one_by_one(app, world, db, mon
     assert count(db, Lead, Lead.email == "rhea2@prospect.example") == 1
     assert count(db, RefusedReferral, RefusedReferral.reason == "duplicate") == 1
     assert {out[0].lead.owner_id, out[2].lead.owner_id} == {r.id for r in world.reps}
+
+
+def test_the_requests_are_answered_before_the_groups_job_is_sent(app, world, db, monkeypatch):
+    """The job needs the commit, the answers do not wait for Redis: `answered` runs with
+    every future done and nothing sent yet; the group's one job goes right after."""
+    sent, seen = [], []
+    monkeypatch.setattr(queues, "send_all", lambda jobs: sent.extend(jobs))
+    requests = [group_commit.Request(sub(world, n), world.referrer.id, None, None, Future())
+                for n in (1, 2)]
+    for r in requests:
+        r.future.set_running_or_notify_cancel()
+
+    def answered():
+        seen.append(([r.future.done() for r in requests], list(sent)))
+
+    group_commit.GroupCommit(app).commit(requests, answered=answered)
+    assert seen == [([True, True], [])]
+    ids = [r.future.result()["id"] for r in requests]
+    assert [j["func"] for j in sent] == [intake_batch.GROUP_SUBMITTED_JOB]
+    assert sent[0]["args"][0] == ids
 
 
 def test_group_jobs_follow_up_each_referral_and_isolate_a_failure(world, db, monkeypatch):
