@@ -47,6 +47,9 @@ def parse(argv):
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (2-4)")
     parser.add_argument("--threads", type=int, default=32,
                         help="gthread threads per worker (as docs/deploy.md)")
+    parser.add_argument("--web-nice", type=int, default=5,
+                        help="niceness of the web processes, product and bare alike (as "
+                             "docs/deploy.md)")
     parser.add_argument("--intake-writers", type=int, default=1, choices=(0, 1),
                         help="1: a `flask intake-writer` process (INTAKE_WRITER=process, as "
                              "docs/deploy.md); 0: the writer thread in each web worker")
@@ -120,9 +123,11 @@ def main(argv=None) -> int:
     results: list[report.Figure] = []
     try:
         scene = scenario.prepare(app, run_id)
-        product = Gunicorn("wsgi:app", env, args.workers, args.threads, "product").start(
+        product = Gunicorn("wsgi:app", env, args.workers, args.threads, "product",
+                           args.web_nice).start(
             "/healthz").start_writers(args.intake_writers)
-        bare = Gunicorn("bench.bare_app:app", env, args.workers, args.threads, "bare").start("/")
+        bare = Gunicorn("bench.bare_app:app", env, args.workers, args.threads, "bare",
+                        args.web_nice).start("/")
         ctx = figures.Ctx(args.database_url, app, scene, product, bare, args.leads, args.smoke,
                           args.seconds)
         for name, measure in FIGURES.items():

@@ -99,9 +99,10 @@ class CpuMeter:
 class Gunicorn:
     """One gunicorn master with the benchmark's worker configuration, on its own port."""
 
-    def __init__(self, app: str, env: dict, workers: int, threads: int, name: str):
+    def __init__(self, app: str, env: dict, workers: int, threads: int, name: str,
+                 nice: int = 0):
         self.app, self.env, self.name = app, env, name
-        self.workers, self.threads = workers, threads
+        self.workers, self.threads, self.nice = workers, threads, nice
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
         self.writers: list[subprocess.Popen] = []  # `flask intake-writer` processes
@@ -111,7 +112,8 @@ class Gunicorn:
     def config(self) -> str:
         writers = (f" + {len(self.writers)} intake writer process(es)" if self.writers
                    else "")
-        return f"{self.workers} workers x gthread {self.threads} threads{writers}"
+        niced = f" at nice {self.nice}" if self.nice else ""
+        return f"{self.workers} workers x gthread {self.threads} threads{niced}{writers}"
 
     def start_writers(self, count: int) -> Gunicorn:
         """`count` intake writers (INTAKE_WRITER=process in the env) beside the workers."""
@@ -128,7 +130,10 @@ class Gunicorn:
 
     def start(self, ready_path: str = "/", timeout: float = 60) -> Gunicorn:
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-        argv = [gunicorn, self.app, "--bind", f"{HOST}:{self.port}", "--workers", str(self.workers),
+        # As docs/deploy.md runs the web processes (Nice=): below intake's writer and
+        # PostgreSQL, which every request waits for, when they share the machine's cores.
+        argv = (["nice", "-n", str(self.nice)] if self.nice else []) + [
+                gunicorn, self.app, "--bind", f"{HOST}:{self.port}", "--workers", str(self.workers),
                 "--worker-class", "gthread", "--threads", str(self.threads), "--timeout", "300",
                 "--keep-alive", "30", "--backlog", "256", "--log-level", "warning",
                 "--chdir", str(ROOT)]
