@@ -23,6 +23,7 @@ what a client already gave up on (a retry with the same Idempotency-Key is safe 
 """
 import hashlib
 import os
+import select
 import socket
 import struct
 import threading
@@ -124,7 +125,7 @@ class RelayedWriter:
         the writer closed fails at once (EPIPE), and submit sends again on a new one."""
         found = getattr(_local, "writer", None)
         if found is not None and not fresh and found[0] == os.getpid() \
-                and not (found[2] and found[1].poll(0)):
+                and not (found[2] is not None and found[2].poll(0)):
             return found[1]
         self._forget()
         where = address(self.app)
@@ -133,7 +134,11 @@ class RelayedWriter:
         with socket.fromfd(conn.fileno(), socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
                             _timeval(self.wait))
-        _local.writer = (os.getpid(), conn, family(where) == "AF_INET")
+        closed = None  # over TCP, a poll object made once (Connection.poll makes a selector)
+        if family(where) == "AF_INET":
+            closed = select.poll()
+            closed.register(conn.fileno(), select.POLLIN)
+        _local.writer = (os.getpid(), conn, closed)
         return conn
 
     def _connect(self) -> Connection:
