@@ -66,6 +66,30 @@ def test_calendar_figure_reuses_calendar_bench():
     assert measured["t_pandas"] > 0 and measured["t_warm"] > 0
 
 
+def test_calendar_counts_each_chunks_fastest_round_on_both_sides(monkeypatch):
+    """A chunk slowed by other work in one round (here: the first) counts at its other
+    round's time, ours and pandas alike."""
+    from bench import calendar_bench
+
+    clock = {"now": 0.0, "round": 0}
+    monkeypatch.setattr(calendar_bench.time, "perf_counter", lambda: clock["now"])
+    monkeypatch.setattr(calendar_bench, "CHUNK", 2)
+
+    class Calendar:
+        def add(self, start, delta):
+            clock["now"] += 3.0 if clock["round"] == 0 else 1.0
+
+    class Offset:
+        def __radd__(self, ts):
+            clock["now"] += 50.0 if clock["round"] == 0 else 20.0
+            if ts == 3:  # pandas' last case of a round: the next round is quieter
+                clock["round"] += 1
+
+    ours, theirs = calendar_bench._interleaved(Calendar(), [0, 1, 2, 3], [None] * 4,
+                                               [(i, Offset()) for i in range(4)], rounds=2)
+    assert (ours, theirs) == (4.0, 80.0)
+
+
 def test_reports_alone_bring_the_report_days_pass():
     from bench.run import parse
 
