@@ -47,9 +47,9 @@ def parse(argv):
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (2-4)")
     parser.add_argument("--threads", type=int, default=32,
                         help="gthread threads per worker (as docs/deploy.md)")
-    parser.add_argument("--web-nice", type=int, default=5,
-                        help="niceness of the web processes, product and bare alike (as "
-                             "docs/deploy.md)")
+    parser.add_argument("--web-nice", type=int, default=0,
+                        help="niceness of the web processes and their session, product and "
+                             "bare alike (0: as docs/deploy.md)")
     parser.add_argument("--intake-writers", type=int, default=1, choices=(0, 1),
                         help="1: a `flask intake-writer` process (INTAKE_WRITER=process, as "
                              "docs/deploy.md); 0: the writer thread in each web worker")

@@ -72,6 +72,19 @@ def cpu_by_process(pids: dict[int, str], names: tuple[str, ...],
     return used
 
 
+def _session_nice(pid: int, nice: int) -> None:
+    """`nice` for the whole session `pid` leads, against other sessions, where the kernel
+    schedules sessions as groups (autogroup, on by default in Debian's kernels): there a
+    process's own niceness orders it only against the threads of its session, and gunicorn,
+    the intake writer and PostgreSQL are each a session of their own (docs/performance.md,
+    session 17)."""
+    try:
+        with open(f"/proc/{pid}/autogroup", "w") as group:
+            group.write(str(nice))
+    except OSError:
+        pass  # no autogroup (or not allowed): the process's niceness is all there is
+
+
 class CpuMeter:
     """Where the machine's CPU went during a load: the app's workers, the database, Redis
     and the load tool, per request. Differenced per process: one that started meanwhile
@@ -130,8 +143,6 @@ class Gunicorn:
 
     def start(self, ready_path: str = "/", timeout: float = 60) -> Gunicorn:
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-        # As docs/deploy.md runs the web processes (Nice=): below intake's writer and
-        # PostgreSQL, which every request waits for, when they share the machine's cores.
         argv = (["nice", "-n", str(self.nice)] if self.nice else []) + [
                 gunicorn, self.app, "--bind", f"{HOST}:{self.port}", "--workers", str(self.workers),
                 "--worker-class", "gthread", "--threads", str(self.threads), "--timeout", "300",
@@ -140,6 +151,8 @@ class Gunicorn:
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(argv, env=self.env, cwd=ROOT, stdout=log, stderr=log,
                                          start_new_session=True)
+        if self.nice:
+            _session_nice(self.proc.pid, self.nice)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
