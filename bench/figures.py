@@ -286,7 +286,7 @@ def calendar(ctx: Ctx) -> list[Figure]:
     return [Figure(f"BusinessCalendar.add, {m['cases']:,} cases", f"{m['t_warm'] * per:.1f} µs/call",
                    "≥ 10× pandas, identical answers", f"pandas {m['t_pandas'] * per:.1f} µs/call",
                    f"{warm:.1f}× faster", warm >= 10 and same,
-                   f"warm: each chunk of {calendar_bench.CHUNK:,} cases at its fastest of 2 "
+                   f"warm: each chunk of {calendar_bench.CHUNK:,} cases at its fastest of {m['rounds']} "
                    f"interleaved rounds, both sides; cold caches (one pass) {cold:.1f}×; "
                    f"{len(m['mismatches'])} mismatches, "
                    f"{m['normalised']:,} landing-on-close cases normalised")]
