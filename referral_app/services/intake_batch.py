@@ -101,8 +101,13 @@ def submit_many(subs: list[Submission], at: datetime) -> list[Referral | DomainE
     for sub in subs:
         if sub.source not in intake.SOURCES:
             raise ValueError(f"unknown source {sub.source!r}")
-    programs = _programs([s.program for s in subs])
-    referrers = intake_config.referrers({s.referrer_id for s in subs if s.referrer_id})
+    # On PostgreSQL the rows are numbered from the sequences and inserted by new_rows, so
+    # they are built plain (new_rows.Plain) and the remembered configuration is read as it
+    # is, unattached; elsewhere the ORM's flush writes ORM rows that point at it.
+    plain = db.session.get_bind().dialect.name == "postgresql"
+    programs = _programs([s.program for s in subs], plain)
+    referrers = intake_config.referrers({s.referrer_id for s in subs if s.referrer_id},
+                                        attach=not plain)
     outcomes: list = [None] * len(subs)
     checked = []  # (position, sub, program, referrer) past the checks that need no reads
     for position, sub in enumerate(subs):
@@ -133,7 +138,7 @@ def submit_many(subs: list[Submission], at: datetime) -> list[Referral | DomainE
         known.add(email)  # a second referral of this person in the group is a duplicate
         sub.holds = velocity.holds(sub, program)
         accepted.append((position, sub, program, referrer))
-    for position, referral in _create(accepted, at).items():
+    for position, referral in _create(accepted, at, plain).items():
         outcomes[position] = referral
     return outcomes
 
@@ -143,8 +148,9 @@ def _refused(exc: DomainError, sub: Submission, program: Program, at: datetime):
     return exc
 
 
-def _programs(refs) -> dict:
-    return intake_config.programs({checks.program_key(ref) for ref in refs} - {None})
+def _programs(refs, plain: bool) -> dict:
+    return intake_config.programs({checks.program_key(ref) for ref in refs} - {None},
+                                  attach=not plain)
 
 
 class _Velocity:
@@ -186,34 +192,31 @@ class _Velocity:
                 if self.stored[key] + self.seen[key] > limit]
 
 
-def _codes(accepted) -> dict:
+def _codes(accepted, plain: bool) -> dict:
     """(referrer id, program id) -> the referrer's code (remembered, or read in one
     statement; a missing one made)."""
     pairs = list({(referrer.id, program.id) for _, _, program, referrer in accepted
                   if referrer is not None})
     if not pairs:
         return {}
-    found = intake_config.codes(pairs)
+    found = intake_config.codes(pairs, attach=not plain)
     for pair in pairs:
         if pair not in found:
             found[pair] = codes.code_for(*pair)  # its own savepoint: survives a retry
     return found
 
 
-def _create(accepted, at: datetime) -> dict:
+def _create(accepted, at: datetime, plain: bool) -> dict:
     """position -> Referral for the accepted submissions, or the Duplicate of a conflict."""
     if not accepted:
         return {}
-    code_rows = _codes(accepted)
+    code_rows = _codes(accepted, plain)
     products = {program.product for _, _, program, _ in accepted}
-    definitions = {p: intake_config.definition(p) for p in products}
-    agreements = {p: intake_config.agreement(p) for p in products}
+    definitions = {p: intake_config.definition(p, attach=not plain) for p in products}
+    agreements = {p: intake_config.agreement(p, attach=not plain) for p in products}
     # A SAVEPOINT costs two round trips a group; only a group of one needs it, to answer a
     # conflict with a duplicate. A larger group that meets one is given up (GroupConflict).
     alone = len(accepted) == 1
-    # On PostgreSQL the rows are numbered from the sequences and inserted by new_rows, so
-    # they are built plain (new_rows.Plain); elsewhere the ORM's flush writes ORM rows.
-    plain = db.session.get_bind().dialect.name == "postgresql"
     try:
         with intake.savepoint() if alone else contextlib.nullcontext():
             per_product = Counter(program.product for _, _, program, _ in accepted)
@@ -288,6 +291,9 @@ def _one_by_one(accepted, code_rows: dict, at: datetime) -> dict:
     out = {}
     for position, sub, program, referrer in accepted:
         code_row = code_rows.get((referrer.id, program.id)) if referrer else None
+        # ORM rows follow: the configuration they point at must be in the session.
+        program, referrer, code_row = (intake_config.attached(obj)
+                                       for obj in (program, referrer, code_row))
         try:
             referral = intake.create(program, sub.data, source=sub.source, referrer=referrer,
                                      code_row=code_row, holds=sub.holds, ip=sub.ip,

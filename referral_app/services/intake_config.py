@@ -6,7 +6,10 @@ A group of API referrals read them anew each time: four ORM reads, about a tenth
 writer's CPU (bench, session 9), for rows that change a few times a year. Each process
 keeps detached copies for INTAKE_CONFIG_CACHE_SECONDS (2 by default; 0 turns it off) and
 merges them into the group's session without SQL (`merge(load=False)`, ~50 µs instead of
-~600 µs a read). A commit in this process that changes any of these rows empties the cache
+~600 µs a read) — or, with `attach=False`, hands the copies out as they are, read-only, for
+a group whose new rows are plain (services/new_rows.py) and so never point an ORM row at
+them: merging the five a group, and the commit expiring them after, was ~18 % of the
+writer's CPU (in-process, groups of 11, bench session 18). `attached` merges one later. A commit in this process that changes any of these rows empties the cache
 at once; one in another process (marketing's pages run in the web workers, the writer may be
 a process of its own) counts here within those seconds, as a revoked API token does.
 Programs, referrers and codes that are not found are looked up every time. A referrer is
@@ -47,9 +50,10 @@ def for_app(app=None) -> ConfigCache:
     return timed_cache.for_app(_EXTENSION, "INTAKE_CONFIG_CACHE_SECONDS", ConfigCache, app)
 
 
-def programs(keys: set) -> dict:
-    """id or slug -> Program in this session, for each key that names one."""
-    out, missing = _remembered_of("program", keys)
+def programs(keys: set, attach: bool = True) -> dict:
+    """id or slug -> Program in this session (or its detached copy: `attach`), for each key
+    that names one."""
+    out, missing = _remembered_of("program", keys, attach)
     ids = [k for k in missing if isinstance(k, int)]
     slugs = [k for k in missing if isinstance(k, str)]
     if missing:
@@ -62,9 +66,9 @@ def programs(keys: set) -> dict:
     return out
 
 
-def referrers(ids: set) -> dict:
-    """id -> User in this session, for each id that names one."""
-    out, missing = _remembered_of("user", ids)
+def referrers(ids: set, attach: bool = True) -> dict:
+    """id -> User in this session (or its detached copy), for each id that names one."""
+    out, missing = _remembered_of("user", ids, attach)
     if missing:
         for user in db.session.scalars(select(User).where(User.id.in_(missing))):
             out[user.id] = user
@@ -72,21 +76,22 @@ def referrers(ids: set) -> dict:
     return out
 
 
-def definition(product: str):
+def definition(product: str, attach: bool = True):
     """qualification.definition_for, remembered."""
     return _remembered(("definition", product), qualification.definition_for, product,
-                       "rules")
+                       "rules", attach)
 
 
-def agreement(product: str):
+def agreement(product: str, attach: bool = True):
     """sla.agreement_for, remembered."""
-    return _remembered(("agreement", product), sla.agreement_for, product, "calendar")
+    return _remembered(("agreement", product), sla.agreement_for, product, "calendar",
+                       attach)
 
 
-def codes(pairs: list) -> dict:
-    """(referrer id, program id) -> the referrer's ReferralCode in this session, for the
-    pairs that have one (codes never change once made)."""
-    out, missing = _remembered_of("code", pairs)
+def codes(pairs: list, attach: bool = True) -> dict:
+    """(referrer id, program id) -> the referrer's ReferralCode in this session (or its
+    detached copy), for the pairs that have one (codes never change once made)."""
+    out, missing = _remembered_of("code", pairs, attach)
     if missing:
         for code in db.session.scalars(select(ReferralCode).where(
                 tuple_(ReferralCode.referrer_id, ReferralCode.program_id).in_(missing))):
@@ -96,32 +101,35 @@ def codes(pairs: list) -> dict:
     return out
 
 
-def _remembered_of(kind: str, keys) -> tuple[dict, list]:
-    """(key -> its remembered row, merged into this session; the keys to read)."""
+def attached(obj):
+    """`obj` in this session: a remembered copy merged (without SQL), a row of the session
+    as it is, None as None. Before an ORM row is made to point at a copy."""
+    return None if obj is None else db.session.merge(obj, load=False)
+
+
+def _remembered_of(kind: str, keys, attach: bool) -> tuple[dict, list]:
+    """(key -> its remembered row, merged into this session when `attach`; the keys to
+    read)."""
     cache, out, missing = for_app(), {}, []
     for key in keys:
         found = cache.get((kind, key))
         if found is None:
             missing.append(key)
         else:
-            out[key] = _attach(found)
+            out[key] = attached(found) if attach else found
     return out, missing
 
 
-def _remembered(key, read, product, relation):
+def _remembered(key, read, product, relation, attach: bool):
     cache = for_app()
     found = cache.get(key)
     if found is _NONE:
         return None
     if found is not None:
-        return _attach(found)
+        return attached(found) if attach else found
     obj = read(product)
     cache.put(key, obj, relation)
     return obj
-
-
-def _attach(copy):
-    return db.session.merge(copy, load=False)
 
 
 def _changes_config(session) -> bool:

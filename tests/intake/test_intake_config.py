@@ -10,6 +10,7 @@ from sqlalchemy import event, inspect, select, text
 from referral_app.errors import Conflict, ValidationFailed
 from referral_app.models import Program, Referral, User
 from referral_app.services import definitions, intake_batch, intake_config, new_rows, timed_cache
+from tests import factories as f
 from tests.conftest import is_postgres
 from tests.intake.conftest import referee
 
@@ -54,19 +55,40 @@ class Reads:
 def test_the_next_group_reads_no_configuration(world, db):
     submit(db, group(world, 1))  # makes the referrer's code
     submit(db, group(world, 4))  # reads it (a code just made is not remembered: its
-    subs = group(world, 2, 3)    # transaction might still have rolled back)
+    program_id, referrer_id = world.program.id, world.referrer.id
+    db.session.close()           # transaction might still have rolled back)
     with Reads(db) as reads:
-        out = submit(db, subs)
+        out = submit(db, group(referrer_id, 2, 3))
     assert all(new_rows.model_of(r) is Referral for r in out)
     # Users: not the referrer; on SQLite the reps in turn are read (one statement on
     # PostgreSQL that locks and writes them, assignment.claim_turns).
     assert [reads.of(t) for t in ("programs", "mql_definitions", "agreements",
                                   "referral_codes", "users")] == \
         [0, 0, 0, 0, 0 if is_postgres() else 1]
-    # What was merged in is this session's own, and the cached copy stays untouched.
-    assert out[0].program_id == world.program.id and out[0].code.referrer_id == world.referrer.id
+    assert out[0].program_id == program_id and out[0].code.referrer_id == referrer_id
+    # The remembered copies stay detached. On PostgreSQL the group's rows are plain and read
+    # them as they are: nothing of the configuration joins the session (merging it was a
+    # sixth of the writer's CPU); on SQLite ORM rows point at merged copies of the session.
     cached = intake_config.for_app().get(("program", "widgets"))
     assert inspect(cached).detached and cached.slug == "widgets"
+    in_session = {type(obj) for obj in db.session.identity_map.values()}
+    assert (Program in in_session, User in in_session) == \
+        ((False, False) if is_postgres() else (True, True))
+
+
+def test_a_group_redone_alone_attaches_its_copies(world, db, monkeypatch):
+    """A conflict makes ORM rows (intake.create): they point at merged copies, never at the
+    remembered ones, which other groups keep reading."""
+    submit(db, group(world, 1))  # remembers the program and the referrer
+    submit(db, group(world, 4))  # and the referrer's code
+    f.lead(world.program, email=referee(2)["email"])  # someone referred number 2 meanwhile
+    db.session.commit()
+    monkeypatch.setattr(intake_batch.checks, "known_emails", lambda emails: set())
+    (out,) = submit(db, group(world, 2))
+    assert out.code == "duplicate"
+    cache = intake_config.for_app()
+    for key in (("program", "widgets"), ("user", world.referrer.id)):
+        assert inspect(cache.get(key)).detached
 
 
 def test_a_change_committed_in_this_process_counts_at_once(world, db):
