@@ -49,6 +49,7 @@ class Loop:
     def __init__(self, app: Flask, writer: group_commit.GroupCommit | None = None):
         self.app, self.writer = app, writer or group_commit.GroupCommit(app)
         self.where = address(app)
+        self.held = group_commit.HeldJobs(app)  # the jobs of the last groups (see step)
         self.listener = _listen(app, self.where)
         self.selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = os.pipe()
@@ -87,9 +88,14 @@ class Loop:
 
     def step(self, timeout: float | None = 1) -> int:
         """Wait up to `timeout` for submissions, write those waiting as one group (at most
-        GROUP_COMMIT_MAX; the rest stay ready for the next step). How many were read."""
+        GROUP_COMMIT_MAX; the rest stay ready for the next step). How many were read.
+
+        The group's jobs are held (HeldJobs) while more submissions wait, up to its
+        HOLD_SECONDS, and sent before the writer waits for more."""
         self._register_accepted()
         messages = []
+        if self.held:
+            timeout = 0  # jobs wait to be sent: no waiting for submissions first
         for key, _ in self.selector.select(timeout):
             if key.data is None:
                 os.read(self._wake_r, 4096)  # new connections: registered next step
@@ -103,10 +109,15 @@ class Loop:
                 self.selector.unregister(conn)
                 conn.close()
         if messages:
-            run_group(self.writer, messages)
+            run_group(self.writer, messages, self.held)
+        if self.held and (self.held.due() or not messages):
+            began = time.thread_time()
+            self.held.send()
+            self.writer.cpu_seconds += time.thread_time() - began
         return len(messages)
 
     def close(self) -> None:
+        self.held.send()  # their groups are committed
         self._closing = True
         try:  # wake the accepting thread: it is blocked in accept()
             Client(self.where, family(self.where), authkey=authkey(self.app)).close()
@@ -217,8 +228,10 @@ def _report(app: Flask, writer: group_commit.GroupCommit, since: tuple) -> tuple
     return time.monotonic(), writer.groups, writer.submissions, writer.cpu_seconds
 
 
-def run_group(writer: group_commit.GroupCommit, messages: list) -> None:
-    """Commit one group of (connection, message) and answer each on its connection."""
+def run_group(writer: group_commit.GroupCommit, messages: list,
+              held: group_commit.HeldJobs | None = None) -> None:
+    """Commit one group of (connection, message) and answer each on its connection; its
+    jobs go to `held`, or to Redis at once."""
     now, group, answers, late = time.time(), [], [], 0
     for conn, message in messages:
         try:
@@ -250,7 +263,8 @@ def run_group(writer: group_commit.GroupCommit, messages: list) -> None:
 
     try:
         began = time.thread_time()
-        writer.commit([request for _, request in group], answered=send_answers)
+        writer.commit([request for _, request in group], answered=send_answers,
+                      send_jobs=held.add if held is not None else None)
         writer.cpu_seconds += time.thread_time() - began
     except Exception as exc:  # noqa: BLE001  the writer outlives any error; each hears of it
         for _, request in group:

@@ -10,8 +10,10 @@ from multiprocessing.connection import Connection
 import pytest
 from sqlalchemy import select
 
-from blueprints.api import intake_relay, intake_writer
+from blueprints.api import group_commit, intake_relay, intake_writer
+from referral_app.jobs import queues
 from referral_app.models import Referral, RefusedReferral
+from referral_app.services import intake_batch
 from tests.intake.conftest import post, referee
 
 
@@ -91,6 +93,71 @@ def test_submissions_that_wait_together_are_written_as_one_group(app, relayed, a
     assert (relayed.writer.groups, relayed.writer.submissions) == (1, 4)
     emails = {db.session.get(Referral, a.json["id"]).referee_email for a in answers}
     assert emails == {f"rhea{10 + i}@prospect.example" for i in range(4)}
+
+
+def test_groups_written_back_to_back_send_their_jobs_as_one(app, relayed, api, world, db,
+                                                           monkeypatch):
+    """While submissions wait, a group's jobs are held; once none waits they go, the
+    groups' rewards jobs as one job for all their referrals (RQ's enqueueing was a sixth
+    of the writer's CPU). The hold's time limit is lifted here: no clock in the test."""
+    sent = []
+    monkeypatch.setattr(queues, "send_all", lambda jobs: sent.append(jobs))
+    monkeypatch.setattr(group_commit.HeldJobs, "HOLD_SECONDS", 3600)
+    relayed.writer.largest = 2
+    clients = [api(world.referrer if i % 2 else world.partner) for i in range(4)]
+    answers = [None] * 4
+
+    def send(i):
+        with app.app_context():
+            answers[i] = post(clients[i], 20 + i)
+
+    loop = intake_writer.Loop(app, relayed.writer)
+    try:
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for _ in range(2000):  # until all four wait on their connections (polling, no clock)
+            if loop.waiting() == 4:
+                break
+            threading.Event().wait(0.01)
+        assert loop.step(timeout=0) == 2 and sent == []  # two still wait: held
+        assert loop.step(timeout=0) == 2 and sent == []  # (the last group's answers out)
+        for t in threads:
+            t.join(timeout=30)
+        assert [a.status_code for a in answers] == [201] * 4, [a.json for a in answers]
+        assert loop.step(timeout=0) == 0  # none waits: sent
+    finally:
+        loop.close()
+    ids = sorted(a.json["id"] for a in answers)
+    assert [[(j["func"], sorted(j["args"][0])) for j in jobs] for jobs in sent] == \
+        [[(intake_batch.GROUP_SUBMITTED_JOB, ids)]]
+    assert relayed.writer.groups == 2
+
+
+def test_a_closing_writer_sends_the_jobs_it_holds(app, relayed, monkeypatch):
+    sent = []
+    monkeypatch.setattr(queues, "send_all", lambda jobs: sent.append(jobs))
+    loop = intake_writer.Loop(app, relayed.writer)
+    job = dict(func=intake_batch.GROUP_SUBMITTED_JOB, args=([7, 8],), queue="default",
+               job_id=None, at=None, retries=3)
+    loop.held.add([job])
+    assert sent == []
+    loop.close()
+    assert sent == [[job]]
+
+
+def test_merged_jobs_keep_every_referral_and_move_in_order():
+    def group_job(ids, moves=None):
+        return dict(func=intake_batch.GROUP_SUBMITTED_JOB, args=(ids, moves) if moves else (ids,),
+                    queue="default", job_id=None, at=None, retries=3)
+
+    other = dict(func="referral_app.jobs.lead_events.stage_changed", args=(5,),
+                 queue="default", job_id="stage-5", at=None, retries=3)
+    assert group_commit.merged([group_job([1, 2])]) == [group_job([1, 2])]
+    assert group_commit.merged([group_job([1, 2], [10]), other, group_job([3]),
+                                group_job([4], [11, 12])]) == \
+        [group_job([1, 2, 3, 4], [10, 11, 12]), other]
+    assert group_commit.merged([group_job([1]), group_job([2])]) == [group_job([1, 2])]
 
 
 def test_a_mistyped_intake_writer_stops_the_app_at_start():
