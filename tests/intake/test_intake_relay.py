@@ -66,30 +66,43 @@ def test_an_idempotency_key_is_stored_by_the_writer_and_replayed(relayed, api, w
     assert again.headers.get("Idempotent-Replayed") == "true" and again.json == first.json
 
 
-def test_submissions_that_wait_together_are_written_as_one_group(app, relayed, api, world,
-                                                                 db):
-    clients = [api(world.referrer if i % 2 else world.partner) for i in range(4)]
-    answers = [None] * 4
+class Waiting:
+    """Four API referrals (numbers first..first+3) sent from threads, each waiting on its
+    connection to `loop` before the test steps it; `answers` once `join`ed."""
 
-    def send(i):
-        with app.app_context():
-            answers[i] = post(clients[i], 10 + i)
+    def __init__(self, app, api, world, loop, first: int):
+        clients = [api(world.referrer if i % 2 else world.partner) for i in range(4)]
+        self.answers = [None] * 4
 
-    loop = intake_writer.Loop(app, relayed.writer)
-    try:
-        threads = [threading.Thread(target=send, args=(i,)) for i in range(4)]
-        for t in threads:
+        def send(i):
+            with app.app_context():
+                self.answers[i] = post(clients[i], first + i)
+
+        self.threads = [threading.Thread(target=send, args=(i,)) for i in range(4)]
+        for t in self.threads:
             t.start()
         for _ in range(2000):  # until all four wait on their connections (polling, no clock)
             if loop.waiting() == 4:
                 break
             threading.Event().wait(0.01)
-        assert loop.step(timeout=0) == 4
-        for t in threads:
+
+    def join(self) -> list:
+        for t in self.threads:
             t.join(timeout=30)
+        assert [a.status_code for a in self.answers] == [201] * 4, \
+            [a.json for a in self.answers]
+        return self.answers
+
+
+def test_submissions_that_wait_together_are_written_as_one_group(app, relayed, api, world,
+                                                                 db):
+    loop = intake_writer.Loop(app, relayed.writer)
+    try:
+        waiting = Waiting(app, api, world, loop, 10)
+        assert loop.step(timeout=0) == 4
+        answers = waiting.join()
     finally:
         loop.close()
-    assert [a.status_code for a in answers] == [201] * 4, [a.json for a in answers]
     assert (relayed.writer.groups, relayed.writer.submissions) == (1, 4)
     emails = {db.session.get(Referral, a.json["id"]).referee_email for a in answers}
     assert emails == {f"rhea{10 + i}@prospect.example" for i in range(4)}
@@ -104,27 +117,12 @@ def test_groups_written_back_to_back_send_their_jobs_as_one(app, relayed, api, w
     monkeypatch.setattr(queues, "send_all", lambda jobs: sent.append(jobs))
     monkeypatch.setattr(group_commit.HeldJobs, "HOLD_SECONDS", 3600)
     relayed.writer.largest = 2
-    clients = [api(world.referrer if i % 2 else world.partner) for i in range(4)]
-    answers = [None] * 4
-
-    def send(i):
-        with app.app_context():
-            answers[i] = post(clients[i], 20 + i)
-
     loop = intake_writer.Loop(app, relayed.writer)
     try:
-        threads = [threading.Thread(target=send, args=(i,)) for i in range(4)]
-        for t in threads:
-            t.start()
-        for _ in range(2000):  # until all four wait on their connections (polling, no clock)
-            if loop.waiting() == 4:
-                break
-            threading.Event().wait(0.01)
+        waiting = Waiting(app, api, world, loop, 20)
         assert loop.step(timeout=0) == 2 and sent == []  # two still wait: held
         assert loop.step(timeout=0) == 2 and sent == []  # (the last group's answers out)
-        for t in threads:
-            t.join(timeout=30)
-        assert [a.status_code for a in answers] == [201] * 4, [a.json for a in answers]
+        answers = waiting.join()
         assert loop.step(timeout=0) == 0  # none waits: sent
     finally:
         loop.close()
