@@ -103,7 +103,8 @@ def intake(ctx: Ctx) -> list[Figure]:
         Figure("intake latency p50 / p99", f"{real.p50_ms:.1f} / {real.p99_ms:.1f} ms",
                "p99 < 50 ms", f"bare {bare.p50_ms:.1f} / {bare.p99_ms:.1f} ms",
                f"{real.p99_ms / bare.p99_ms:.1f}× (p99)" if bare.p99_ms else "",
-               real.p99_ms < 50 and errors == 0),
+               real.p99_ms < 50 and errors == 0,
+               f"{real.shape}; bare {bare.shape}" if real.shape else ""),
         cpu_budget(real_cpu, bare_cpu),
         keyed,
     ]

@@ -51,9 +51,11 @@ end
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format('BENCHJSON {"requests": %d, "duration_us": %d, "p50_us": %d, ' ..
-    '"p99_us": %d, "status_errors": %d, "socket_errors": %d}\n', summary.requests,
+    '"p99_us": %d, "status_errors": %d, "socket_errors": %d, "p90_us": %d, ' ..
+    '"p999_us": %d, "mean_us": %.0f, "stdev_us": %.0f}\n', summary.requests,
     summary.duration, latency:percentile(50), latency:percentile(99), e.status,
-    e.connect + e.read + e.write + e.timeout))
+    e.connect + e.read + e.write + e.timeout, latency:percentile(90),
+    latency:percentile(99.9), latency.mean, latency.stdev))
 end
 """
 
@@ -67,6 +69,14 @@ class LoadResult:
     errors: int
     tool: str
     statuses: dict = field(default_factory=dict)
+    # The distribution's shape, ms: p90, p99.9, mean, sd (a broad one, or a few outliers?)
+    spread: dict = field(default_factory=dict)
+
+    @property
+    def shape(self) -> str:
+        s = self.spread
+        return (f"p90 {s['p90']:.1f}, p99.9 {s['p999']:.1f}, mean {s['mean']:.1f} ± sd "
+                f"{s['sd']:.1f} ms" if s else "")
 
     @property
     def rps(self) -> float:
@@ -113,7 +123,9 @@ def _wrk(port, method, path, headers, body_format, run_id, connections, seconds,
     return LoadResult(data["requests"], data["duration_us"] / 1e6, data["p50_us"] / 1e3,
                       data["p99_us"] / 1e3, data["status_errors"] + data["socket_errors"], "wrk",
                       {"non-2xx": data["status_errors"], "socket": data["socket_errors"],
-                       **({"answers": bad} if bad else {})})
+                       **({"answers": bad} if bad else {})},
+                      {"p90": data["p90_us"] / 1e3, "p999": data["p999_us"] / 1e3,
+                       "mean": data["mean_us"] / 1e3, "sd": data["stdev_us"] / 1e3})
 
 
 def _threads(port, method, path, headers, body_format, run_id, connections, seconds, max_requests,
@@ -163,8 +175,11 @@ def _threads(port, method, path, headers, body_format, run_id, connections, seco
     elapsed = time.monotonic() - began
     latencies.sort()
     errors = sum(n for code, n in statuses.items() if not 200 <= code < 300)
+    spread = {"p90": _pct(latencies, 90) * 1e3, "p999": _pct(latencies, 99.9) * 1e3,
+              "mean": statistics.fmean(latencies) * 1e3 if latencies else float("nan"),
+              "sd": statistics.pstdev(latencies) * 1e3 if latencies else float("nan")}
     return LoadResult(len(latencies), elapsed, _pct(latencies, 50) * 1e3,
-                      _pct(latencies, 99) * 1e3, errors, "python threads", statuses)
+                      _pct(latencies, 99) * 1e3, errors, "python threads", statuses, spread)
 
 
 def _pct(sorted_values: list[float], p: float) -> float:
