@@ -8,13 +8,14 @@ keeps detached copies for INTAKE_CONFIG_CACHE_SECONDS (2 by default; 0 turns it 
 merges them into the group's session without SQL (`merge(load=False)`, ~50 µs instead of
 ~600 µs a read) — or, with `attach=False`, hands the copies out as they are, read-only, for
 a group whose new rows are plain (services/new_rows.py) and so never point an ORM row at
-them: merging the five a group, and the commit expiring them after, was ~18 % of the
-writer's CPU (in-process, groups of 11, bench session 18). `attached` merges one later. A commit in this process that changes any of these rows empties the cache
-at once; one in another process (marketing's pages run in the web workers, the writer may be
-a process of its own) counts here within those seconds, as a revoked API token does.
-Programs, referrers and codes that are not found are looked up every time. A referrer is
-remembered as the API's token cache remembers a caller (services/token_cache.py): a change
-to who they are (kind, e-mail, active...) in this process empties the cache.
+them: merging five a group, and the commit expiring them after, was ~18 % of the writer's
+CPU (in-process, groups of 11, bench session 18); `attached` merges one later. A commit in
+this process that changes any of these rows empties the cache at once; one in another
+process (marketing's pages run in the web workers, the writer may be a process of its own)
+counts here within those seconds, as a revoked API token does. Programs, referrers and
+codes that are not found are looked up every time. A referrer is remembered as the API's
+token cache remembers a caller (services/token_cache.py): a change to who they are (kind,
+e-mail, active...) in this process empties the cache.
 """
 from sqlalchemy import event, or_, select, tuple_
 from sqlalchemy.orm import Session
@@ -104,7 +105,9 @@ def codes(pairs: list, attach: bool = True) -> dict:
 def attached(obj):
     """`obj` in this session: a remembered copy merged (without SQL), a row of the session
     as it is, None as None. Before an ORM row is made to point at a copy."""
-    return None if obj is None else db.session.merge(obj, load=False)
+    if obj is None or obj in db.session:
+        return obj
+    return db.session.merge(obj, load=False)
 
 
 def _remembered_of(kind: str, keys, attach: bool) -> tuple[dict, list]:
