@@ -6,6 +6,7 @@ import socket
 import threading
 from decimal import Decimal
 from multiprocessing.connection import Connection
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
@@ -142,6 +143,25 @@ def test_a_closing_writer_sends_the_jobs_it_holds(app, relayed, monkeypatch):
     assert sent == []
     loop.close()
     assert sent == [[job]]
+
+
+def test_held_jobs_fall_due_after_their_time_or_size(app, monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr(group_commit, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    held = group_commit.HeldJobs(app)
+    assert not held and not held.due()
+    held.add([dict(func=intake_batch.GROUP_SUBMITTED_JOB, args=([1, 2],), queue="default",
+                   job_id=None, at=None, retries=3)])
+    clock[0] += held.HOLD_SECONDS / 2
+    assert held and not held.due()
+    clock[0] += held.HOLD_SECONDS / 2
+    assert held.due()  # held as long as it may be
+    monkeypatch.setattr(queues, "send_all", lambda jobs: None)
+    held.send()
+    assert not held and not held.due()
+    held.add([dict(func=intake_batch.GROUP_SUBMITTED_JOB, args=(list(range(held.LARGEST)),),
+                   queue="default", job_id=None, at=None, retries=3)])
+    assert held.due()  # as many referrals as one job should carry: due at once
 
 
 def test_merged_jobs_keep_every_referral_and_move_in_order():
