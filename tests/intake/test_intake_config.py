@@ -58,7 +58,9 @@ def test_the_next_group_reads_no_configuration(world, db):
     program_id, referrer_id = world.program.id, world.referrer.id
     db.session.close()           # transaction might still have rolled back)
     with Reads(db) as reads:
-        out = submit(db, group(referrer_id, 2, 3))
+        out = intake_batch.submit_many(group(referrer_id, 2, 3), AT)
+        in_session = {type(obj) for obj in db.session.identity_map.values()}  # before commit
+        db.session.commit()
     assert all(new_rows.model_of(r) is Referral for r in out)
     # Users: not the referrer; on SQLite the reps in turn are read (one statement on
     # PostgreSQL that locks and writes them, assignment.claim_turns).
@@ -71,7 +73,6 @@ def test_the_next_group_reads_no_configuration(world, db):
     # sixth of the writer's CPU); on SQLite ORM rows point at merged copies of the session.
     cached = intake_config.for_app().get(("program", "widgets"))
     assert inspect(cached).detached and cached.slug == "widgets"
-    in_session = {type(obj) for obj in db.session.identity_map.values()}
     assert (Program in in_session, User in in_session) == \
         ((False, False) if is_postgres() else (True, True))
 
