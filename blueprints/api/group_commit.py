@@ -159,11 +159,13 @@ class GroupCommit:
             else:
                 r.future.set_result(answer)
         _call(answered)
-        if jobs and send_jobs is not None:
-            send_jobs(jobs)
-        elif jobs:
-            with self.app.app_context():
-                queues.send_committed(jobs)
+        if jobs:
+            (send_jobs or self.send_jobs)(jobs)
+
+    def send_jobs(self, jobs: list[dict]) -> None:
+        """Send committed jobs to Redis now."""
+        with self.app.app_context():
+            queues.send_committed(jobs)
 
 
 class HeldJobs:
@@ -179,8 +181,9 @@ class HeldJobs:
     HOLD_SECONDS = 0.05
     LARGEST = 500  # referrals in one merged rewards job
 
-    def __init__(self, app: Flask):
-        self.app, self.jobs, self.since, self.referrals = app, [], 0.0, 0
+    def __init__(self, send):
+        """`send(jobs)`: what sends them when they are due (GroupCommit.send_jobs)."""
+        self._send, self.jobs, self.since, self.referrals = send, [], 0.0, 0
 
     def __bool__(self) -> bool:
         return bool(self.jobs)
@@ -198,8 +201,7 @@ class HeldJobs:
     def send(self) -> None:
         jobs, self.jobs, self.referrals = self.jobs, [], 0
         if jobs:
-            with self.app.app_context():
-                queues.send_committed(merged(jobs))
+            self._send(merged(jobs))
 
 
 def merged(jobs: list[dict]) -> list[dict]:

@@ -49,7 +49,7 @@ class Loop:
     def __init__(self, app: Flask, writer: group_commit.GroupCommit | None = None):
         self.app, self.writer = app, writer or group_commit.GroupCommit(app)
         self.where = address(app)
-        self.held = group_commit.HeldJobs(app)  # the jobs of the last groups (see step)
+        self.held = group_commit.HeldJobs(self.writer.send_jobs)  # the last groups' jobs
         self.listener = _listen(app, self.where)
         self.selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = os.pipe()

@@ -152,7 +152,7 @@ def test_a_closing_writer_sends_the_jobs_it_holds(app, relayed, monkeypatch):
 def test_held_jobs_fall_due_after_their_time_or_size(app, monkeypatch):
     clock = [100.0]
     monkeypatch.setattr(group_commit, "time", SimpleNamespace(monotonic=lambda: clock[0]))
-    held = group_commit.HeldJobs(app)
+    held = group_commit.HeldJobs(group_commit.GroupCommit(app).send_jobs)
     assert not held and not held.due()
     held.add([dict(func=intake_batch.GROUP_SUBMITTED_JOB, args=([1, 2],), queue="default",
                    job_id=None, at=None, retries=3)])
