@@ -1,6 +1,9 @@
 """The app factory honours its configuration and the environment."""
 import gc
 import importlib
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -80,6 +83,19 @@ def test_wsgi_module_holds_only_the_app_and_freezes_what_it_built(monkeypatch, t
         gc.unfreeze()  # this test process goes on collecting as before
     public = [n for n in vars(module) if not n.startswith("_")]
     assert sorted(public) == ["app", "create_app"]
+
+
+def test_wsgi_module_configures_the_mappers_before_any_request(tmp_path):
+    """A fresh process (this one's mappers are long configured): importing wsgi leaves no
+    mapper for the first request's first query to configure."""
+    probe = ("import wsgi\n"
+             "from referral_app.extensions import db\n"
+             "mappers = list(db.Model.registry.mappers)\n"
+             "print(len(mappers), all(m.configured for m in mappers))\n")
+    env = dict(os.environ, INSTANCE_PATH=str(tmp_path), DATABASE_URL="sqlite://")
+    out = subprocess.run([sys.executable, "-c", probe], env=env, cwd=settings.PROJECT_ROOT, capture_output=True,
+                         text=True, timeout=120, check=True).stdout.split()
+    assert int(out[0]) > 20 and out[1] == "True"
 
 
 def test_security_headers_and_cookie_flags(client):
