@@ -69,8 +69,11 @@ def intake(ctx: Ctx) -> list[Figure]:
     headers = {"Content-Type": "application/json"}
     auth = dict(headers, **ctx.bearer(ctx.scenario.referrer_token))
     run = ctx.scenario.run_id
+    # Warm-up as loaded as the turns: with 8 connections a worker started only a few of its
+    # threads (or, once, none: its mappers and pool too), and the rest started in the first
+    # turn, each connecting to the writer there (that turn's p99.9 ~250 ms).
     load.concurrent(ctx.product.port, "POST", "/api/v1/referrals", auth, INTAKE_BODY, run + "w",
-                    connections=8, seconds=2)  # warm-up: pools, caches, code paths
+                    connections=32, seconds=2)
     # The bare endpoint and intake in turns, three times (once for --smoke): a shared
     # machine's speed changes within minutes, and each turn's pair is measured back to back.
     # The turn with the median intake throughput is reported, every turn in the note.
