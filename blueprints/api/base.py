@@ -112,7 +112,7 @@ def replayed_answer():
     Called from a blueprint's before_request, after its authorization check, so a replay
     is never shown to a caller who may not make the write.
     """
-    from flask import jsonify, request
+    from flask import request
 
     from referral_app.models.base import utcnow
     from referral_app.services import idempotency
@@ -123,7 +123,14 @@ def replayed_answer():
     record = idempotency.stored(identity().id, key, request_hash(), utcnow())
     if record is None:
         return None
-    response = jsonify(record.response)
-    response.status_code = record.status_code
+    return replay(record.status_code, record.response)
+
+
+def replay(status: int, body: dict):
+    """A stored first answer, given again, marked `Idempotent-Replayed: true`."""
+    from flask import jsonify
+
+    response = jsonify(body)
+    response.status_code = status
     response.headers["Idempotent-Replayed"] = "true"
     return response

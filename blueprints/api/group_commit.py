@@ -6,7 +6,8 @@ gunicorn process, so they are handed to one writer thread per process, which tak
 submission waiting, runs them through `intake_batch.submit_many` (a few statements for the
 group), stores each request's Idempotency-Key answer and commits once. Each request still
 gets its own answer, only after the commit that made it durable, exactly what it would have
-got alone: a lone request is a group of one, so nothing waits for company.
+got alone: a lone request is a group of one, so nothing waits for company. A repeated
+Idempotency-Key is answered here too, with its first answer (`Replayed`).
 
 If a group fails as a whole (an unexpected error, not a refusal), it is rolled back and each
 submission is retried as a group of one, so one bad submission never costs the others.
@@ -44,6 +45,13 @@ class Request:
     future: Future
 
 
+@dataclass
+class Replayed:
+    """The first answer to a repeated Idempotency-Key, given again (whatever its status)."""
+    status: int
+    body: dict
+
+
 def error_body(exc: DomainError) -> dict:
     """The body blueprints/errors.py answers `exc` with, kept to be replayed."""
     return contract_error_body(exc.status, exc.code, exc.message, exc.fields)
@@ -72,8 +80,9 @@ class GroupCommit:
         self._pid = None
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
 
-    def submit(self, request: Request) -> dict:
-        """The 201 body for this request, or raise the DomainError that refused it."""
+    def submit(self, request: Request) -> dict | Replayed:
+        """The 201 body for this request, a repeated key's first answer (Replayed), or
+        raise the DomainError that refused it."""
         # The request's own reads (its token) are done: give its connection back to the
         # pool while it waits, or waiting requests could hold every connection the writer needs.
         if db.session.registry.has():
@@ -129,12 +138,12 @@ class GroupCommit:
             db.session().expire_on_commit = False
             at = utcnow()
             try:
-                outcomes = intake_batch.submit_many([r.submission for r in group], at)
-                answers = [_answer(outcome) for outcome in outcomes]
-                # Each keyed request's answer, stored with what it describes.
+                answers = _answers(group, at)
+                # Each new keyed answer, stored with what it describes (a replay is stored).
                 idempotency.remember_many([
                     (r.user_id, r.key, r.request_hash, status, body)
-                    for r, (_, status, body) in zip(group, answers, strict=True) if r.key], at)
+                    for r, (_, status, body) in zip(group, answers, strict=True)
+                    if r.key and status is not None], at)
                 jobs = queues.commit_holding_jobs(db.session())
             except Exception as exc:
                 db.session.rollback()
@@ -224,6 +233,41 @@ def _is_group_job(job: dict) -> bool:
 def _call(answered) -> None:
     if answered is not None:
         answered()
+
+
+def _answers(group: list[Request], at) -> list[tuple]:
+    """Each request's (answer, status, body to store under its key): a key answered before
+    (stored, or earlier in this group) replays that answer, or is refused as a mismatch,
+    without being submitted again; status None for those (nothing new to store).
+
+    The replay check of intake's keys happens here, not in the web worker: one read for
+    the group's keys in the writer's transaction instead of a pooled connection and a
+    statement in every keyed request (~0.4 ms of web worker CPU each, bench session 19)."""
+    keyed = [(i, r) for i, r in enumerate(group) if r.key]
+    stored = idempotency.stored_many({(r.user_id, r.key) for _, r in keyed}, at)
+    answers: list = [None] * len(group)
+    first, later = {}, {}  # (user, key) -> its first new request; a repeat -> that first
+    for i, r in keyed:
+        record = stored.get((r.user_id, r.key))
+        if record is not None:
+            answers[i] = _replay(record.request_hash, record.status_code, record.response, r)
+        elif (r.user_id, r.key) in first:
+            later[i] = first[(r.user_id, r.key)]
+        else:
+            first[(r.user_id, r.key)] = i
+    fresh = [i for i in range(len(group)) if answers[i] is None and i not in later]
+    outcomes = intake_batch.submit_many([group[i].submission for i in fresh], at) if fresh else []
+    for i, outcome in zip(fresh, outcomes, strict=True):
+        answers[i] = _answer(outcome)
+    for i, j in later.items():
+        answers[i] = _replay(group[j].request_hash, answers[j][1], answers[j][2], group[i])
+    return answers
+
+
+def _replay(first_hash: str, status: int, body: dict, request: Request) -> tuple:
+    if first_hash != request.request_hash:
+        return idempotency.mismatch(), None, None
+    return Replayed(status, body), None, None
 
 
 def _answer(outcome) -> tuple:

@@ -79,8 +79,9 @@ class RelayedWriter:
         self.app = app
         self.wait = app.config["GROUP_COMMIT_WAIT"]
 
-    def submit(self, request: group_commit.Request) -> dict:
-        """The 201 body for this request, or raise the DomainError that refused it."""
+    def submit(self, request: group_commit.Request) -> dict | group_commit.Replayed:
+        """The 201 body for this request, a repeated key's first answer (Replayed), or
+        raise the DomainError that refused it."""
         if db.session.registry.has():
             db.session.close()  # hold no pooled connection while waiting
         message = orjson.dumps({
@@ -100,7 +101,7 @@ class RelayedWriter:
                 self._forget()
                 raise Unavailable(UNREACHABLE) from exc
         try:
-            status, body = orjson.loads(read_message(conn.fileno()))
+            status, body, *replayed = orjson.loads(read_message(conn.fileno()))
         except BlockingIOError:  # nothing within GROUP_COMMIT_WAIT (SO_RCVTIMEO)
             self._forget()  # a late answer must never reach the thread's next request
             raise Unavailable("Intake is busy; retry with the same Idempotency-Key.") from None
@@ -112,6 +113,8 @@ class RelayedWriter:
                                     "(%r); answered 503", exc)
             raise Unavailable("Intake lost its writer; retry with the same "
                               "Idempotency-Key.") from exc
+        if replayed:
+            return group_commit.Replayed(status, body)
         if status == 201:
             return body
         if status >= 500:

@@ -286,10 +286,15 @@ def _submission(sent: dict) -> intake_batch.Submission:
     return intake_batch.Submission(**{k: v for k, v in sent.items() if k in SENT_FIELDS})
 
 
-def _answer(future: Future) -> tuple[int, dict]:
+def _answer(future: Future) -> tuple:
+    """(status, body), or (status, body, "replayed") for a repeated Idempotency-Key's first
+    answer (intake_relay.read_answer)."""
     exc = future.exception()
     if exc is None:
-        return 201, future.result()
+        result = future.result()
+        if isinstance(result, group_commit.Replayed):
+            return result.status, result.body, "replayed"
+        return 201, result
     if isinstance(exc, DomainError):
         return exc.status, group_commit.error_body(exc)
     return 500, {"error": repr(exc)}

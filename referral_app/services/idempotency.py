@@ -55,10 +55,29 @@ def stored(user_id: int, key: str, request_hash: str, now: datetime):
     if record is None or record.created_at <= now - WINDOW:
         return None
     if record.request_hash != request_hash:
-        raise ValidationFailed(
-            "This Idempotency-Key was already used with a different request body.",
-            {HEADER: ["Use a new key for a different request."]}, code="idempotency_mismatch")
+        raise mismatch()
     return record
+
+
+def stored_many(pairs: set[tuple[int, str]], now: datetime) -> dict:
+    """(user_id, key) -> its stored first answer (`request_hash`, `status_code`,
+    `response`) within the window, for many keys in one statement, in the caller's
+    transaction (the intake writer's group: it sees what is committed)."""
+    if not pairs:
+        return {}
+    rows = db.session.execute(
+        select(_RECORD.c.user_id, _RECORD.c.key, _RECORD.c.request_hash,
+               _RECORD.c.status_code, _RECORD.c.response)
+        .where(tuple_(_RECORD.c.user_id, _RECORD.c.key).in_(list(pairs)),
+               _RECORD.c.created_at > now - WINDOW))
+    return {(row.user_id, row.key): row for row in rows}
+
+
+def mismatch() -> ValidationFailed:
+    """422 idempotency_mismatch: the key's first answer was to another body."""
+    return ValidationFailed(
+        "This Idempotency-Key was already used with a different request body.",
+        {HEADER: ["Use a new key for a different request."]}, code="idempotency_mismatch")
 
 
 def remember(user_id: int, key: str, request_hash: str, status: int, body: dict,

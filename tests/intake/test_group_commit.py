@@ -11,7 +11,14 @@ from referral_app.errors import Duplicate, NotFound, ValidationFailed
 from referral_app.jobs import queues
 from referral_app.jobs.queues import pending_jobs
 from referral_app.jobs.rewards import referrals_submitted
-from referral_app.models import Lead, LeadEvent, Referral, RefusedReferral, SlaClock
+from referral_app.models import (
+    IdempotencyRecord,
+    Lead,
+    LeadEvent,
+    Referral,
+    RefusedReferral,
+    SlaClock,
+)
 from referral_app.services import intake_batch, new_rows
 from referral_app.services import intake_checks as checks
 from referral_app.services import rewards as reward_service
@@ -292,3 +299,53 @@ def test_a_request_that_waits_too_long_gets_503_and_is_withdrawn(app, api, world
     assert late.json["error"]["code"] == "unavailable"
     assert count(db, Referral, Referral.referee_email == "rhea1@prospect.example") == 1
     assert count(db, Referral, Referral.referee_email == "rhea2@prospect.example") == 0
+
+
+def keyed(world, n, key, **fields):
+    """A keyed request for referee n, its body hash the referee's (what request_hash gives)."""
+    r = group_commit.Request(sub(world, n, **fields), world.referrer.id, key,
+                             f"hash-of-{n}-{fields}", Future())
+    r.future.set_running_or_notify_cancel()
+    return r
+
+
+def outcome(r):
+    return r.future.exception() or r.future.result()
+
+
+def test_the_writer_replays_a_key_answered_before_or_earlier_in_its_group(app, world, db):
+    """A key repeated within one group is answered with its first answer, a key with a
+    stored answer too, and neither is submitted again; another body under a used key is
+    refused as a mismatch. Only new answers are stored."""
+    first = keyed(world, 1, "k1")
+    group_commit.GroupCommit(app).commit([first])
+    db.session.rollback()  # this session's snapshot predates that commit (SQLite)
+    created = outcome(first)
+    assert isinstance(created, dict) and created["status"] == "submitted"
+    group = [keyed(world, 1, "k1"),  # stored: replayed
+             keyed(world, 2, "k2"), keyed(world, 2, "k2"),  # the second replays the first
+             keyed(world, 3, "k3"), keyed(world, 4, "k3"),  # another body: a mismatch
+             keyed(world, 5, "k1")]  # another body under a stored key: a mismatch
+    group_commit.GroupCommit(app).commit(group)
+    db.session.rollback()
+    out = [outcome(r) for r in group]
+    assert out[0] == group_commit.Replayed(201, created)
+    assert isinstance(out[1], dict) and out[2] == group_commit.Replayed(201, out[1])
+    assert isinstance(out[3], dict)
+    assert [o.code for o in (out[4], out[5])] == ["idempotency_mismatch"] * 2
+    assert count(db, Referral) == 3  # referees 1, 2 and 3, each once
+    stored = {r.key: r.status_code for r in db.session.scalars(select(IdempotencyRecord))}
+    assert stored == {"k1": 201, "k2": 201, "k3": 201}
+
+
+def test_a_replayed_refusal_keeps_its_status_and_body(app, world, db):
+    f.lead(world.program, email="known@prospect.example")
+    db.session.commit()
+    first = keyed(world, 1, "dup", email="known@prospect.example")
+    group_commit.GroupCommit(app).commit([first])
+    again = keyed(world, 1, "dup", email="known@prospect.example")
+    group_commit.GroupCommit(app).commit([again])
+    db.session.rollback()
+    assert isinstance(outcome(first), Duplicate)
+    assert outcome(again) == group_commit.Replayed(409, group_commit.error_body(outcome(first)))
+    assert count(db, RefusedReferral, RefusedReferral.reason == "duplicate") == 1

@@ -156,6 +156,32 @@ def test_a_request_after_the_writer_restarted_reconnects(app, relayed, api, worl
     assert referrals(db) == 2
 
 
+def test_a_repeated_key_is_replayed_by_the_writer_not_looked_up_by_the_web_worker(
+        app, relayed, api, world, db, monkeypatch):
+    """The web side makes no replay read of its own under the group commit; the writer's
+    replay crosses the socket with its status, body and mark."""
+    from referral_app.services import idempotency
+
+    def no_web_read(*_args, **_kwargs):
+        raise AssertionError("the web worker read the key's record")
+
+    monkeypatch.setattr(idempotency, "stored", no_web_read)
+    relayed.start()
+    client = api(world.referrer)
+    key = {"Idempotency-Key": "relayed-1"}
+    first = client.post("/api/v1/referrals", headers=key, json={
+        "program": "widgets", "referee": referee(27), "consent": True})
+    again = client.post("/api/v1/referrals", headers=key, json={
+        "program": "widgets", "referee": referee(27), "consent": True})
+    other = client.post("/api/v1/referrals", headers=key, json={
+        "program": "widgets", "referee": referee(28), "consent": True})
+    assert first.status_code == 201 and "Idempotent-Replayed" not in first.headers
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json == first.json
+    assert other.status_code == 422 and other.json["error"]["code"] == "idempotency_mismatch"
+    assert referrals(db) == 1
+
+
 def test_one_writer_an_address_and_a_stale_socket_file_is_replaced(app, relayed):
     where = intake_relay.address(app)
     relayed.start()
