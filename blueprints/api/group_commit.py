@@ -139,7 +139,7 @@ class GroupCommit:
             at = utcnow()
             try:
                 answers = _answers(group, at)
-                # Each new keyed answer, stored with what it describes (a replay is stored).
+                # Each new keyed answer, stored with what it describes (a replay's already is).
                 idempotency.remember_many([
                     (r.user_id, r.key, r.request_hash, status, body)
                     for r, (_, status, body) in zip(group, answers, strict=True)
