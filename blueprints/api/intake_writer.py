@@ -288,7 +288,7 @@ def _submission(sent: dict) -> intake_batch.Submission:
 
 def _answer(future: Future) -> tuple:
     """(status, body), or (status, body, "replayed") for a repeated Idempotency-Key's first
-    answer (intake_relay.read_answer)."""
+    answer (read back by intake_relay.RelayedWriter.submit)."""
     exc = future.exception()
     if exc is None:
         result = future.result()
