@@ -7,10 +7,12 @@ GroupCommit.commit, exactly as the writer thread of INTAKE_WRITER=thread runs th
 writer beats in Redis every INTAKE_WRITER_INTERVAL for /healthz, and logs what it has done
 every REPORT_SECONDS (operators size it by that).
 """
+import contextlib
 import gc
 import os
 import selectors
 import signal
+import socket
 import threading
 import time
 from concurrent.futures import Future
@@ -65,7 +67,8 @@ class Loop:
             try:
                 conn = self.listener.accept()
             except (AuthenticationError, EOFError, ConnectionError) as exc:
-                self.app.logger.warning("intake writer: refused a connection (%r)", exc)
+                if not self._closing:  # else close()'s own wake-up call
+                    self.app.logger.warning("intake writer: refused a connection (%r)", exc)
                 continue
             except OSError:
                 return  # the listener is closed
@@ -117,20 +120,29 @@ class Loop:
         return len(messages)
 
     def close(self) -> None:
-        self.held.send()  # their groups are committed
-        self._closing = True
-        try:  # wake the accepting thread: it is blocked in accept()
-            Client(self.where, family(self.where), authkey=authkey(self.app)).close()
-        except (OSError, EOFError, AuthenticationError):
-            pass
-        self._thread.join(timeout=5)
-        self.listener.close()  # a Unix socket's file goes with it
+        try:
+            self.held.send()  # their groups are committed
+        finally:
+            self._closing = True
+            _wake(self.where)  # the accepting thread, blocked in accept()
+            self._thread.join(timeout=5)
+            self.listener.close()  # a Unix socket's file goes with it
         for key in list(self.selector.get_map().values()):
             if key.data is not None:
                 key.data.close()
         self.selector.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
+
+
+def _wake(where) -> None:
+    """Connect to `where` and hang up: the accepting thread's accept() returns (and its
+    handshake fails). A bare socket, not a Client: a Client would wait on a handshake that
+    no thread may be left to answer."""
+    with socket.socket(socket.AF_INET if isinstance(where, tuple) else socket.AF_UNIX) as s:
+        s.settimeout(1)
+        with contextlib.suppress(OSError):
+            s.connect(where)
 
 
 def _listen(app: Flask, where) -> Listener:

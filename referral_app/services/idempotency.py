@@ -1,6 +1,7 @@
 """Idempotency-Key on API writes: the first answer per (caller, key) is stored and replayed 24 h."""
 import hashlib
 import json
+from collections import namedtuple
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, delete, select, tuple_
@@ -9,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from referral_app.errors import ValidationFailed
 from referral_app.extensions import db
 from referral_app.models import IdempotencyRecord
+from referral_app.services import driver_sql
 
 WINDOW = timedelta(hours=24)
 HEADER = "Idempotency-Key"
@@ -65,6 +67,10 @@ def stored_many(pairs: set[tuple[int, str]], now: datetime) -> dict:
     transaction (the intake writer's group: it sees what is committed)."""
     if not pairs:
         return {}
+    if db.session.get_bind().dialect.name == "postgresql":
+        users, keys = zip(*pairs, strict=True)
+        return {(row.user_id, row.key): row for row in map(Stored._make, driver_sql.rows(
+            STORED_MANY, (list(users), list(keys), now - WINDOW)))}
     rows = db.session.execute(
         select(_RECORD.c.user_id, _RECORD.c.key, _RECORD.c.request_hash,
                _RECORD.c.status_code, _RECORD.c.response)
@@ -94,6 +100,13 @@ def remember_many(answers: list[tuple], now: datetime) -> None:
     and its answer stands; a record past the window is replaced."""
     if not answers:
         return
+    if db.session.get_bind().dialect.name == "postgresql":
+        columns = list(zip(*answers, strict=True))
+        keys = [list(columns[0]), list(columns[1])]
+        driver_sql.run(FORGET_MANY, (*keys, now - WINDOW))
+        driver_sql.run(REMEMBER_MANY, (now, *keys, list(columns[2]), list(columns[3]),
+                                       [json.dumps(body) for body in columns[4]]))
+        return
     db.session.execute(delete(_RECORD).where(
         tuple_(_RECORD.c.user_id, _RECORD.c.key).in_([(a[0], a[1]) for a in answers]),
         _RECORD.c.created_at <= now - WINDOW))
@@ -103,3 +116,27 @@ def remember_many(answers: list[tuple], now: datetime) -> None:
         dict(user_id=user_id, key=key, request_hash=request_hash, status_code=status,
              response=body, created_at=now)
         for user_id, key, request_hash, status, body in answers])
+
+
+# On PostgreSQL the writer's statements have one text whatever the group's size (an IN list
+# or a multi-row VALUES has one per size): planned once per connection, prepared by psycopg,
+# and run past SQLAlchemy's execution layer (services/driver_sql.py). Each took ~0.1 ms of
+# the writer's CPU per keyed referral through the ORM Core (bench session 19).
+Stored = namedtuple("Stored", "user_id key request_hash status_code response")
+STORED_MANY = """
+SELECT r.user_id, r.key, r.request_hash, r.status_code, r.response
+FROM idempotency_records r JOIN unnest(%s::integer[], %s::text[]) AS k(user_id, key)
+  ON r.user_id = k.user_id AND r.key = k.key
+WHERE r.created_at > %s
+"""
+FORGET_MANY = """
+DELETE FROM idempotency_records r USING unnest(%s::integer[], %s::text[]) AS k(user_id, key)
+WHERE r.user_id = k.user_id AND r.key = k.key AND r.created_at <= %s
+"""
+REMEMBER_MANY = """
+INSERT INTO idempotency_records (user_id, key, request_hash, status_code, response, created_at)
+SELECT k.user_id, k.key, k.request_hash, k.status_code, k.response::jsonb, %s
+FROM unnest(%s::integer[], %s::text[], %s::text[], %s::integer[], %s::text[])
+  AS k(user_id, key, request_hash, status_code, response)
+ON CONFLICT (user_id, key) DO NOTHING
+"""

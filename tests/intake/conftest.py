@@ -80,6 +80,7 @@ def relayed(app, monkeypatch):
             for stop, thread in running:
                 stop.set()
                 thread.join(timeout=10)
+                assert not thread.is_alive(), "the writer did not stop within 10 s"
             running.clear()
 
     relay = Relay()

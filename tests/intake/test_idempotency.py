@@ -73,3 +73,18 @@ def test_the_replay_check_reads_what_is_committed_outside_the_callers_transactio
     assert idempotency.stored(ann, "k2", "h2", NOW) is None
     with pytest.raises(ValidationFailed):
         idempotency.stored(ann, "k1", "another body", NOW)
+
+
+def test_many_keys_are_looked_up_at_once_within_the_window(db, make_user):
+    ann, bob = make_user(email="ann@example.com").id, make_user(email="bob@example.com").id
+    idempotency.remember_many([(ann, "k1", "h1", 201, {"id": 1, "tags": ["a"]}),
+                               (bob, "k1", "h2", 409, {"error": "duplicate"})], NOW)
+    idempotency.remember_many([(ann, "old", "h0", 201, {"id": 0})], NOW - idempotency.WINDOW)
+    # In the caller's transaction (the writer's group): what it wrote is seen uncommitted.
+    found = idempotency.stored_many({(ann, "k1"), (bob, "k1"), (ann, "old"), (ann, "none"),
+                                     (bob, "k2")}, NOW + timedelta(hours=23))
+    assert {pair: (r.request_hash, r.status_code, r.response) for pair, r in found.items()} == {
+        (ann, "k1"): ("h1", 201, {"id": 1, "tags": ["a"]}),
+        (bob, "k1"): ("h2", 409, {"error": "duplicate"})}
+    assert idempotency.stored_many(set(), NOW) == {}
+    assert idempotency.stored_many({(ann, "k1")}, NOW + idempotency.WINDOW) == {}
