@@ -1,6 +1,7 @@
 """Intake's writer as a process of its own (INTAKE_WRITER=process), the web side: each
 request thread hands its submission to `flask intake-writer` over a socket and waits there
-for the answer (the writer's side: blueprints/api/intake_writer.py).
+for the answer (the writer's side: blueprints/api/intake_writer.py). What both sides share
+is here too: the address, the key, and the writer's listener (listen, wake).
 
 In each web process the group commit's writer thread shares the GIL with the request
 threads and sees only that process's requests: under load its groups stay small (about 5).
@@ -21,6 +22,7 @@ or hears nothing within GROUP_COMMIT_WAIT gets 503; its submission carries a dea
 that long, past which the writer drops it unread, so a writer that was stuck never writes
 what a client already gave up on (a retry with the same Idempotency-Key is safe either way).
 """
+import contextlib
 import hashlib
 import os
 import select
@@ -28,7 +30,8 @@ import socket
 import struct
 import threading
 import time
-from multiprocessing.connection import Client, Connection
+from multiprocessing import AuthenticationError
+from multiprocessing.connection import Client, Connection, Listener
 
 import orjson
 from flask import Flask
@@ -70,6 +73,42 @@ def authkey(app: Flask) -> bytes:
     """The key both sides prove they hold before a connection carries anything."""
     return hashlib.sha256(b"interlock intake writer\0" + app.config["SECRET_KEY"].encode()
                           ).digest()
+
+
+BACKLOG = 512  # connections waiting to be accepted: every request thread of every web worker
+
+
+class CannotListen(RuntimeError):
+    """The writer cannot take connections at its address (another writer answers there, or
+    the system refused it)."""
+
+
+def wake(where) -> None:
+    """Connect to `where` and hang up: the accepting thread's accept() returns (and its
+    handshake fails). A bare socket, not a Client: a Client would wait on a handshake that
+    no thread may be left to answer."""
+    with socket.socket(socket.AF_INET if isinstance(where, tuple) else socket.AF_UNIX) as s:
+        s.settimeout(1)
+        with contextlib.suppress(OSError):
+            s.connect(where)
+
+
+def listen(app: Flask, where) -> Listener:
+    """Listen at `where`, unless another writer already answers there."""
+    if isinstance(where, str) and os.path.exists(where):
+        try:
+            Client(where, "AF_UNIX", authkey=authkey(app)).close()
+        except (OSError, EOFError, AuthenticationError):
+            os.unlink(where)  # a socket file left by a writer that was killed
+        else:
+            raise CannotListen(f"another intake writer listens at {where}")
+    try:
+        listener = Listener(where, family(where), backlog=BACKLOG, authkey=authkey(app))
+    except OSError as exc:  # a port in use, a path too long or not writable
+        raise CannotListen(f"the intake writer cannot listen at {where}: {exc}") from exc
+    if isinstance(where, str):
+        os.chmod(where, 0o600)  # only this user's processes may even try the handshake
+    return listener
 
 
 class RelayedWriter:

@@ -7,17 +7,14 @@ GroupCommit.commit, exactly as the writer thread of INTAKE_WRITER=thread runs th
 writer beats in Redis every INTAKE_WRITER_INTERVAL for /healthz, and logs what it has done
 every REPORT_SECONDS (operators size it by that).
 """
-import contextlib
 import gc
 import os
 import selectors
 import signal
-import socket
 import threading
 import time
 from concurrent.futures import Future
 from multiprocessing import AuthenticationError
-from multiprocessing.connection import Client, Listener
 
 import orjson
 from flask import Flask
@@ -25,7 +22,7 @@ from redis import RedisError
 from sqlalchemy import event
 
 from blueprints.api import group_commit
-from blueprints.api.intake_relay import SENT_FIELDS, address, authkey, family
+from blueprints.api.intake_relay import SENT_FIELDS, address, listen, wake
 from referral_app.errors import DomainError
 from referral_app.extensions import db
 from referral_app.jobs.heartbeat import INTAKE_WRITER_INTERVAL, intake_writer_key
@@ -34,14 +31,8 @@ from referral_app.services import intake_batch
 
 REPORT_SECONDS = 60  # how often the writer logs what it has done
 STEP_SECONDS = 0.2  # the longest an idle writer waits before it checks whether to stop
-BACKLOG = 512  # connections waiting to be accepted: every request thread of every web worker
 LARGEST_MESSAGE = 1024 * 1024  # bytes; a request body is at most MAX_JSON_BYTES
 WRITER_GC_THRESHOLD = (50_000, 50, 50)  # the writer process's (see prepare)
-
-
-class CannotListen(RuntimeError):
-    """The writer cannot take connections at its address (another writer answers there, or
-    the system refused it)."""
 
 
 class Loop:
@@ -52,7 +43,7 @@ class Loop:
         self.app, self.writer = app, writer or group_commit.GroupCommit(app)
         self.where = address(app)
         self.held = group_commit.HeldJobs(self.writer.send_jobs)  # the last groups' jobs
-        self.listener = _listen(app, self.where)
+        self.listener = listen(app, self.where)
         self.selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = os.pipe()
         self.selector.register(self._wake_r, selectors.EVENT_READ, None)
@@ -124,7 +115,7 @@ class Loop:
             self.held.send()  # their groups are committed
         finally:
             self._closing = True
-            _wake(self.where)  # the accepting thread, blocked in accept()
+            wake(self.where)  # the accepting thread, blocked in accept()
             self._thread.join(timeout=5)
             self.listener.close()  # a Unix socket's file goes with it
         for key in list(self.selector.get_map().values()):
@@ -133,34 +124,6 @@ class Loop:
         self.selector.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
-
-
-def _wake(where) -> None:
-    """Connect to `where` and hang up: the accepting thread's accept() returns (and its
-    handshake fails). A bare socket, not a Client: a Client would wait on a handshake that
-    no thread may be left to answer."""
-    with socket.socket(socket.AF_INET if isinstance(where, tuple) else socket.AF_UNIX) as s:
-        s.settimeout(1)
-        with contextlib.suppress(OSError):
-            s.connect(where)
-
-
-def _listen(app: Flask, where) -> Listener:
-    """Listen at `where`, unless another writer already answers there."""
-    if isinstance(where, str) and os.path.exists(where):
-        try:
-            Client(where, "AF_UNIX", authkey=authkey(app)).close()
-        except (OSError, EOFError, AuthenticationError):
-            os.unlink(where)  # a socket file left by a writer that was killed
-        else:
-            raise CannotListen(f"another intake writer listens at {where}")
-    try:
-        listener = Listener(where, family(where), backlog=BACKLOG, authkey=authkey(app))
-    except OSError as exc:  # a port in use, a path too long or not writable
-        raise CannotListen(f"the intake writer cannot listen at {where}: {exc}") from exc
-    if isinstance(where, str):
-        os.chmod(where, 0o600)  # only this user's processes may even try the handshake
-    return listener
 
 
 def serve(app: Flask, stop: threading.Event | None = None,

@@ -133,7 +133,7 @@ def intake_writer():
     writer_process.prepare(app)
     try:
         writer_process.serve(app)
-    except writer_process.CannotListen as exc:
+    except intake_relay.CannotListen as exc:
         raise click.ClickException(str(exc)) from exc
 
 

@@ -186,7 +186,7 @@ def test_one_writer_an_address_and_a_stale_socket_file_is_replaced(app, relayed)
     where = intake_relay.address(app)
     relayed.start()
     assert stat.S_IMODE(os.stat(where).st_mode) == 0o600  # only this user may connect
-    with pytest.raises(intake_writer.CannotListen, match="another intake writer listens at"):
+    with pytest.raises(intake_relay.CannotListen, match="another intake writer listens at"):
         intake_writer.Loop(app)
     # The command says so and exits, rather than printing a traceback (its process set-up,
     # prepare, would change the test database's connections: not run here).
@@ -305,5 +305,5 @@ def test_the_address_defaults_to_a_socket_in_the_instance_folder(app, relayed, m
 
 def test_an_address_the_writer_cannot_use_is_a_clear_error(app, relayed, monkeypatch):
     monkeypatch.setitem(app.config, "INTAKE_WRITER_ADDRESS", "/no/such/folder/intake.sock")
-    with pytest.raises(intake_writer.CannotListen, match="cannot listen at /no/such/folder"):
+    with pytest.raises(intake_relay.CannotListen, match="cannot listen at /no/such/folder"):
         intake_writer.Loop(app)
