@@ -44,7 +44,9 @@ def parse(argv):
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"),
                         help="default: database interlock_bench (interlock_bench_smoke for --smoke)")
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS))
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (2-4)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="gunicorn workers (1: the all-in-one 2-core machine of "
+                             "docs/deploy.md; product and bare alike)")
     parser.add_argument("--threads", type=int, default=32,
                         help="gthread threads per worker (as docs/deploy.md)")
     parser.add_argument("--web-nice", type=int, default=0,
