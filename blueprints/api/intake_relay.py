@@ -87,7 +87,7 @@ def wake(where) -> None:
     """Connect to `where` and hang up: the accepting thread's accept() returns (and its
     handshake fails). A bare socket, not a Client: a Client would wait on a handshake that
     no thread may be left to answer."""
-    with socket.socket(socket.AF_INET if isinstance(where, tuple) else socket.AF_UNIX) as s:
+    with socket.socket(getattr(socket, family(where))) as s:
         s.settimeout(1)
         with contextlib.suppress(OSError):
             s.connect(where)
